@@ -1,0 +1,17 @@
+"""How the host runs the sonic service (its routes and background parts arrive with its own issue)."""
+
+from __future__ import annotations
+
+from forge.spec import ServiceContext, ServiceRuntime, ServiceSpec
+
+
+async def build(ctx: ServiceContext) -> ServiceRuntime:
+    return ServiceRuntime(state=ctx)
+
+
+SERVICE = ServiceSpec(
+    name="sonic",
+    description="audio transcription jobs",
+    build=build,
+    routes=lambda: [],
+)
