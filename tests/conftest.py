@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 import pytest_asyncio
 
+from forge.host import PlatformHost
+from forge.registry import SERVICE_NAMES
 from libs.config import PlatformSettings
 from libs.logging import configure_logging
 from libs.settings import load_settings
-from tests.infra import TestInfra, test_infra
+from tests.accounts import Account, login, register_and_login
+from tests.infra import TestInfra, serve_app, test_infra
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -26,3 +30,47 @@ async def infra() -> AsyncIterator[TestInfra]:
 @pytest.fixture(scope="session")
 def settings(infra: TestInfra) -> PlatformSettings:
     return load_settings(PlatformSettings, env=infra.env())
+
+
+ADMIN_EMAIL = "admin@forge.test"
+ADMIN_PASSWORD = "admin-password-123"
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def platform(infra: TestInfra) -> AsyncIterator[str]:
+    """Every service in one process (`serve --services all` with workers) on a real port; yields its URL."""
+    env = infra.env(BOOTSTRAP_ADMIN_EMAIL=ADMIN_EMAIL, BOOTSTRAP_ADMIN_PASSWORD=ADMIN_PASSWORD)
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        settings = load_settings(PlatformSettings, env=env)
+        host = PlatformHost(settings, list(SERVICE_NAMES), with_workers=True)
+        async with serve_app(host.create_app()) as base:
+            yield base
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def client(platform: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=platform, timeout=60) as http:
+        yield http
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def user(client: httpx.AsyncClient) -> Account:
+    return await register_and_login(client)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def other_user(client: httpx.AsyncClient) -> Account:
+    return await register_and_login(client)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def admin(client: httpx.AsyncClient) -> Account:
+    return await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)

@@ -8,8 +8,6 @@ import msgspec
 
 from libs.events.streams import StreamSpec
 
-STREAM = StreamSpec("AUTH", ("auth.>",), description="auth service events")
-
 RPC_JWKS = "auth.jwks"
 RPC_INTROSPECT = "auth.token.introspect"
 
@@ -18,6 +16,10 @@ USER_DISABLED = "auth.user.disabled"
 USER_ENABLED = "auth.user.enabled"
 TOKEN_CREATED = "auth.token.created"
 TOKEN_REVOKED = "auth.token.revoked"
+
+# The stream lists event subjects explicitly: a wildcard like `auth.>` would also capture the
+# request/reply subjects above, and JetStream's publish acknowledgement would race the real reply.
+STREAM = StreamSpec("AUTH", ("auth.user.>", TOKEN_CREATED, TOKEN_REVOKED), description="auth service events")
 
 Role = Literal["user", "admin"]
 

@@ -120,7 +120,10 @@ async def request(
         msg = await nats_conn.nc.request(subject, _encoder.encode(payload), timeout=timeout, headers=headers or None)
     except _NO_ANSWER as exc:
         raise RpcUnavailable(f"no answer on {subject}: {type(exc).__name__}") from exc
-    reply = msgspec.json.decode(msg.data, type=RpcReply[response_type])  # type: ignore[valid-type]
+    try:
+        reply = msgspec.json.decode(msg.data, type=RpcReply[response_type])  # type: ignore[valid-type]
+    except msgspec.DecodeError as exc:
+        raise RpcUnavailable(f"malformed reply on {subject}: {exc}") from exc
     if not reply.ok:
         raise RpcError(reply.code or "error", reply.error or "request failed")
     if reply.data is None:

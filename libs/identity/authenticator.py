@@ -67,17 +67,8 @@ class Authenticator:
         self._jwks_lock = asyncio.Lock()
         self._token_cache: dict[str, tuple[float, Principal]] = {}
         self._disabled_users: set[str] = set()
-        self._watch_task: asyncio.Task[None] | None = None
+        self._watch_tasks: list[asyncio.Task[None]] = []
         self._status_decoder = msgspec.json.Decoder(Envelope[_StatusEvent])
-
-    async def start(self) -> None:
-        self._watch_task = asyncio.create_task(self._watch_auth_events(), name="identity-auth-events")
-
-    async def stop(self) -> None:
-        if self._watch_task is not None:
-            self._watch_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch_task
 
     async def authenticate(self, credential: str) -> Principal:
         credential = credential.strip()
@@ -191,23 +182,33 @@ class Authenticator:
             if principal.token_id == token_id:
                 self._token_cache.pop(key, None)
 
-    async def _watch_auth_events(self) -> None:
-        """Follow auth's user-status and revocation events with an ephemeral ordered consumer."""
+    async def start(self) -> None:
+        self._watch_tasks = [
+            asyncio.create_task(self._watch(subject), name=f"identity-watch-{subject}")
+            for subject in ("auth.user.>", contract.TOKEN_REVOKED)
+        ]
+
+    async def stop(self) -> None:
+        for task in self._watch_tasks:
+            task.cancel()
+        for task in self._watch_tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _watch(self, subject: str) -> None:
+        """Follow auth's events on `subject` from the start of the stream (ordered ephemeral consumer)."""
         while True:
             sub = None
             try:
                 sub = await self._nats.js.subscribe(
-                    "auth.>",
-                    stream=contract.STREAM.name,
-                    ordered_consumer=True,
-                    deliver_policy=DeliverPolicy.ALL,
+                    subject, stream=contract.STREAM.name, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
                 )
                 async for msg in sub.messages:
                     self._apply_auth_event(msg.subject, msg.data)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.debug("auth event watch restarting", reason=type(exc).__name__)
+                log.debug("auth event watch restarting", subject=subject, reason=type(exc).__name__)
             finally:
                 if sub is not None:
                     with contextlib.suppress(Exception):
