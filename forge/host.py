@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -110,9 +111,7 @@ class PlatformHost:
             yield
         finally:
             app.state["shutting_down"] = True
-            await self._stop(started)
-            with contextlib.suppress(Exception):
-                await authenticator.stop()
+            await self._stop(started, app.state.get(AUTHENTICATOR_STATE_KEY))
 
     async def _start_service(
         self, app: Litestar, spec: ServiceSpec, authenticator: Authenticator, started: _Started
@@ -159,14 +158,20 @@ class PlatformHost:
         for name, check in runtime.checks.items():
             self.readiness.add(f"{spec.name}.{name}", check)
 
-    async def _stop(self, started: _Started) -> None:
+    async def _stop(self, started: _Started, authenticator: Authenticator | None) -> None:
         # Reverse order: consumers and workers first (they hand unfinished messages back),
         # then relays, then connections and pools.
         for component in reversed(started.components):
+            began = time.perf_counter()
             try:
                 await asyncio.wait_for(component.stop(), timeout=self.shutdown_grace)
             except Exception:
                 log.exception("component did not stop cleanly", component=type(component).__name__)
+            log.debug(
+                "component stopped", component=type(component).__name__, seconds=round(time.perf_counter() - began, 3)
+            )
+        if authenticator is not None:
+            await authenticator.stop()
         for relay in started.relays:
             await relay.stop()
         for conn in reversed(started.connections):

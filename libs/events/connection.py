@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import nats
@@ -72,10 +73,11 @@ class NatsConnection:
     async def close(self) -> None:
         self._closing = True
         if self._nc is not None and not self._nc.is_closed:
-            try:
-                await self._nc.drain()
-            except (TimeoutError, nats.errors.ConnectionClosedError, nats.errors.FlushTimeoutError):
-                await self._nc.close()
+            # Components have already stopped their subscriptions: flush what was published and
+            # close, rather than drain (which can wait its whole timeout on ephemeral consumers).
+            with contextlib.suppress(nats.errors.ConnectionClosedError, nats.errors.FlushTimeoutError, TimeoutError):
+                await self._nc.flush(timeout=2)
+            await self._nc.close()
         self._nc = None
 
     async def check(self) -> None:

@@ -121,7 +121,8 @@ class Consumer(Generic[T]):
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+            # A fetch interrupted by cancellation surfaces as nats' TimeoutError: both mean "stopped".
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await task
         self._tasks.clear()
 
@@ -138,10 +139,17 @@ class Consumer(Generic[T]):
                 if sub is None:
                     sub = await self._subscribe()
                 msgs = await sub.fetch(self._batch, timeout=1.0)
-            except nats.errors.TimeoutError:
+            except TimeoutError:
+                # No message within the wait (nats-py raises both its own and the builtin TimeoutError).
                 continue
             except _RESUBSCRIBE as exc:
                 log.warning("consumer waiting for nats", durable=self.durable, reason=type(exc).__name__)
+                sub = None
+                await asyncio.sleep(1.0)
+                continue
+            except Exception:
+                # A consumer must never die quietly: log, re-subscribe, carry on.
+                log.exception("consumer fetch failed", durable=self.durable)
                 sub = None
                 await asyncio.sleep(1.0)
                 continue

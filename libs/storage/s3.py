@@ -22,7 +22,9 @@ from minio.error import MinioException, S3Error
 from libs.storage.base import DEFAULT_CHUNK, ObjectInfo, ObjectNotFound, StorageUnavailable, validate_key
 
 T = TypeVar("T")
-PART_SIZE = 16 * 1024 * 1024
+# Parts are sent one at a time: memory stays at about one part per upload (minio's parallel
+# part threads would hold several, and leak work when the source fails mid-stream).
+PART_SIZE = 8 * 1024 * 1024
 _MISSING = {"NoSuchKey", "ResourceNotFound", "NoSuchObject"}
 
 
@@ -129,6 +131,7 @@ class S3ObjectStore:
             length if length is not None else -1,
             content_type=content_type or "application/octet-stream",
             part_size=PART_SIZE if length is None or length > PART_SIZE else 0,
+            num_parallel_uploads=1,
         )
         info = await self.stat(key)
         if info is None:

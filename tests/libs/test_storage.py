@@ -116,7 +116,7 @@ async def test_overwrite_is_atomic_and_failed_upload_leaves_old_object(store: Ob
 
 
 async def test_large_streamed_object_multipart(store: ObjectStore) -> None:
-    # 40 MiB crosses the 16 MiB part size, so S3 takes the multipart path.
+    # 40 MiB crosses the 8 MiB part size, so S3 takes the multipart path.
     block = os.urandom(1 << 20)
     digest = hashlib.sha256()
 

@@ -1,0 +1,1 @@
+"""Benchmarks of the ghost metadata core against mat2 and exiftool."""

@@ -1,0 +1,117 @@
+"""Streaming multipart reception: the body is parsed as it arrives and the `file` part flows to
+object storage chunk by chunk, hashed and counted on the way, never held whole in memory."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+
+from multipart import MultipartError, MultipartSegment, ParserLimitReached, PushMultipartParser, parse_options_header
+
+HEAD_BYTES = 8192
+_MAX_OTHER_FIELD = 64 * 1024
+
+
+class MalformedUpload(Exception):
+    """The body is not a multipart form with a `file` part."""
+
+
+class UploadTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"File exceeds the maximum size of {limit} bytes")
+        self.limit = limit
+
+
+def multipart_boundary(content_type: str | None) -> str:
+    kind, options = parse_options_header(content_type or "")
+    if kind != "multipart/form-data" or not options.get("boundary"):
+        raise MalformedUpload("Content-Type must be multipart/form-data with a boundary")
+    return str(options["boundary"])
+
+
+class MultipartFileStream:
+    """Read a multipart body up to the `file` part, then stream that part's bytes."""
+
+    def __init__(self, body: AsyncIterator[bytes], boundary: str, *, field: str = "file", max_bytes: int) -> None:
+        self._body = body
+        self._parser = PushMultipartParser(boundary, max_header_size=8192, max_segment_count=16)
+        self._field = field
+        self._max = max_bytes
+        self._events = self._parse()
+        self.filename: str | None = None
+        self.declared_type: str | None = None
+        self.head = b""
+        self.size = 0
+        self._sha = hashlib.sha256()
+        self._pending: list[bytes] = []
+        self._part_done = False
+
+    async def _parse(self) -> AsyncIterator[MultipartSegment | bytes | None]:
+        try:
+            async for chunk in self._body:
+                if chunk:
+                    for event in self._parser.parse(chunk):
+                        yield event
+            for event in self._parser.parse(b""):
+                yield event
+        except ParserLimitReached as exc:
+            raise MalformedUpload(f"Multipart limits exceeded: {exc}") from exc
+        except MultipartError as exc:
+            raise MalformedUpload(f"Malformed multipart body: {exc}") from exc
+
+    def _count(self, data: bytes) -> bytes:
+        self.size += len(data)
+        if self.size > self._max:
+            raise UploadTooLarge(self._max)
+        self._sha.update(data)
+        return data
+
+    async def open(self) -> None:
+        """Advance to the file part and read its first bytes (for type detection)."""
+        other_size = 0
+        async for event in self._events:
+            if isinstance(event, MultipartSegment):
+                if event.name == self._field and event.filename is not None:
+                    self.filename = event.filename
+                    self.declared_type = event.content_type
+                    break
+                other_size = 0
+            elif isinstance(event, bytes):
+                other_size += len(event)
+                if other_size > _MAX_OTHER_FIELD:
+                    raise MalformedUpload("Form field too large")
+        else:
+            raise MalformedUpload(f"No '{self._field}' file part in the form")
+        head = bytearray()
+        async for event in self._events:
+            if event is None:
+                self._part_done = True
+                break
+            if isinstance(event, bytes):
+                head += self._count(event)
+                if len(head) >= HEAD_BYTES:
+                    break
+        self.head = bytes(head)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The whole file part: the head already read, then the rest as it arrives."""
+        if self.head:
+            yield self.head
+        if not self._part_done:
+            async for event in self._events:
+                if event is None:
+                    self._part_done = True
+                    break
+                if isinstance(event, bytes):
+                    yield self._count(event)
+        if not self._part_done:
+            raise MalformedUpload("The upload ended before the file part was complete")
+
+    async def finish(self) -> None:
+        """Consume what follows the file part (other fields), so a truncated body is detected."""
+        async for _ in self._events:
+            pass
+
+    @property
+    def sha256(self) -> str:
+        return self._sha.hexdigest()

@@ -1,0 +1,119 @@
+"""Unit tests for the payload parsers, JSON conversion, naming helpers and thread safety."""
+
+from __future__ import annotations
+
+import math
+import struct
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from bench.ghost import corpus as planted
+from services.ghost.core import FileKind, cleaned_filename, extension_matches, extract_metadata, shred_file
+from services.ghost.jsonsafe import MAX_ITEMS, MAX_STRING_CHARS, json_safe
+from services.ghost.payloads.exif import orientation_only_exif, parse_exif, read_orientation
+from services.ghost.payloads.iptc import parse_iim, parse_photoshop
+from services.ghost.payloads.xmp import parse_xmp
+from tests.ghost.conftest import Corpus
+
+
+def test_json_safe_bounds_and_summarises() -> None:
+    assert json_safe(b"\x00\x01\x02binary") == "<binary 9 bytes>"
+    assert json_safe(b"plain text\x00") == "plain text"
+    assert json_safe(math.nan) is None
+    assert len(json_safe("x" * (MAX_STRING_CHARS + 10))) < MAX_STRING_CHARS + 40
+    assert len(json_safe(list(range(MAX_ITEMS + 5)))) == MAX_ITEMS + 1
+    assert json_safe({1: (1, 2)}) == {"1": [1, 2]}
+
+
+def test_orientation_only_exif_round_trips() -> None:
+    data = orientation_only_exif(8)
+    assert read_orientation(data) == 8
+    parsed = parse_exif(data)
+    assert parsed.tags == {"Orientation": 8}
+    assert read_orientation(b"garbage") is None
+
+
+def test_exif_gps_southern_western_hemisphere() -> None:
+    exif = planted.planted_exif()
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[3] = "S", "W"
+    parsed = parse_exif(exif.tobytes())
+    assert parsed.gps["latitude"] == pytest.approx(-planted.LATITUDE, abs=1e-6)
+    assert parsed.gps["longitude"] == pytest.approx(-planted.LONGITUDE, abs=1e-6)
+
+
+def test_xmp_properties_are_flattened() -> None:
+    properties = parse_xmp(planted.xmp_packet())
+    assert properties == {
+        "xmp:CreatorTool": planted.SOFTWARE,
+        "photoshop:City": planted.CITY,
+        "dc:creator": [planted.AUTHOR],
+        "dc:description": [planted.COMMENT],
+    }
+    with pytest.raises(ValueError, match="XMP"):
+        parse_xmp(b"<x:xmpmeta><rdf:RDF></x:xmpmeta>")
+
+
+def test_xmp_refuses_entity_expansion() -> None:
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">]>'
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/">&a;</x:xmpmeta>'
+    )
+    with pytest.raises(ValueError, match="malformed"):
+        parse_xmp(bomb)
+
+
+def test_iptc_from_photoshop_resources() -> None:
+    segment = planted.iptc_app13()
+    resources = parse_photoshop(segment[4:])
+    assert [resource.label for resource in resources] == ["IPTC-NAA"]
+    values = parse_iim(resources[0].data)
+    assert values["By-line"] == planted.AUTHOR
+    assert values["Keywords"] == ["ghost", "secret"]
+    with pytest.raises(ValueError, match="truncated"):
+        parse_iim(struct.pack(">BBBH", 0x1C, 2, 80, 50) + b"short")
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "matches", "cleaned"),
+    [
+        ("photo.JPG", FileKind.JPEG, True, "photo.JPG"),
+        ("photo.png", FileKind.JPEG, False, "photo.jpg"),
+        ("photo", FileKind.JPEG, None, "photo.jpg"),
+        ("../../etc/report.pdf", FileKind.PDF, True, "report.pdf"),
+        ("C:\\Users\\alice\\memo.docx", FileKind.DOCX, True, "memo.docx"),
+        ("bad\x00name.xlsx", FileKind.XLSX, True, "bad_name.xlsx"),
+    ],
+)
+def test_filenames(name: str, kind: FileKind, matches: bool | None, cleaned: str) -> None:
+    assert extension_matches(name, kind) is matches
+    assert cleaned_filename(name, kind) == cleaned
+
+
+def _run(kind: str, src: Path, out_dir: Path, index: int) -> tuple[str, Any, list[str]]:
+    meta = extract_metadata(src, filename=src.name)
+    report = shred_file(src, out_dir / f"{index}-{src.name}")
+    return kind, meta["metadata"], report.removed
+
+
+def test_concurrent_use_matches_sequential(corpus: Corpus, tmp_path: Path) -> None:
+    kinds = ["jpeg", "png", "webp", "tiff", "gif", "pdf", "docx", "xlsx", "pptx", "wav"]
+    samples = {kind: corpus[kind] for kind in kinds}
+    sequential = {kind: _run(kind, path, tmp_path, -1 - i) for i, (kind, path) in enumerate(samples.items())}
+    jobs = list(samples.items()) * 4
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda item: _run(item[1][0], item[1][1], tmp_path, item[0]), enumerate(jobs)))
+    for kind, metadata, removed in results:
+        assert (kind, metadata, removed) == sequential[kind]
+    assert len(list(tmp_path.iterdir())) == len(jobs) + len(kinds)
+
+
+def test_cleaned_jpeg_still_decodes_identically(corpus: Corpus, tmp_path: Path) -> None:
+    dst = tmp_path / "clean.jpg"
+    shred_file(corpus["jpeg"], dst)
+    with Image.open(corpus["jpeg"]) as original, Image.open(dst) as cleaned:
+        assert original.tobytes() == cleaned.tobytes()
