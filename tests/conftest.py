@@ -39,7 +39,11 @@ ADMIN_PASSWORD = "admin-password-123"
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def platform(infra: TestInfra) -> AsyncIterator[str]:
     """Every service in one process (`serve --services all` with workers) on a real port; yields its URL."""
-    env = infra.env(BOOTSTRAP_ADMIN_EMAIL=ADMIN_EMAIL, BOOTSTRAP_ADMIN_PASSWORD=ADMIN_PASSWORD)
+    env = infra.env(
+        BOOTSTRAP_ADMIN_EMAIL=ADMIN_EMAIL,
+        BOOTSTRAP_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        GHOST_MAX_FILE_SIZE=str(8 * 1024 * 1024),
+    )
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     try:

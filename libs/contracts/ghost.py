@@ -10,6 +10,7 @@ from libs.events.streams import StreamSpec
 
 METADATA_EXTRACTED = "ghost.metadata.extracted"
 STREAM = StreamSpec("GHOST", ("ghost.metadata.>",), description="ghost service events")
+ExtractionStatus = Literal["extracted", "unsupported", "failed"]
 
 
 class MetadataExtracted(msgspec.Struct, frozen=True, kw_only=True):
@@ -17,6 +18,6 @@ class MetadataExtracted(msgspec.Struct, frozen=True, kw_only=True):
 
     file_id: str
     sha256: str
-    status: Literal["extracted", "unsupported", "failed"]
+    status: ExtractionStatus
     summary: dict[str, Any] = {}
     error: str | None = None

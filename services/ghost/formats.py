@@ -238,7 +238,7 @@ _UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
 
 
 def cleaned_filename(filename: str, kind: FileKind) -> str:
-    """A safe download name for the cleaned file, with an extension that matches its content."""
+    """`<stem>_cleaned<ext>`: a safe download name whose extension matches the content."""
     base = PurePath(filename.replace("\\", "/")).name
     base = _UNSAFE_NAME_CHARS.sub("_", base).strip(" .") or "file"
     matches = extension_matches(base, kind)
@@ -246,4 +246,5 @@ def cleaned_filename(filename: str, kind: FileKind) -> str:
         base = PurePath(base).stem or "file"
     if matches is not True:
         base = f"{base}{EXTENSIONS[kind][0]}"
-    return base[-200:]
+    stem, ext = PurePath(base).stem, PurePath(base).suffix
+    return f"{stem[:180]}_cleaned{ext}"

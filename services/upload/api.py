@@ -16,7 +16,7 @@ from libs.http import ApiError, Success, ok
 from libs.identity import Principal, requires_admin
 from services.upload.filenames import ascii_fallback
 from services.upload.files import FileService
-from services.upload.receiver import MalformedUpload, MultipartFileStream, UploadTooLarge, multipart_boundary
+from libs.http.multipart import MalformedUpload, MultipartFileStream, UploadTooLarge, multipart_boundary
 from services.upload.schemas import (
     AdminFileList,
     DeletedFile,

@@ -18,7 +18,7 @@ from libs.logging import get_logger
 from libs.storage import ObjectNotFound, ObjectStore
 from services.upload.content_types import content_matches, detect_mime, final_content_type
 from services.upload.filenames import extension_of, sanitize_filename
-from services.upload.receiver import MultipartFileStream
+from libs.http.multipart import MultipartFileStream
 from services.upload.schemas import (
     AdminFileItem,
     AdminFileList,

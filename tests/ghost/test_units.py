@@ -81,12 +81,12 @@ def test_iptc_from_photoshop_resources() -> None:
 @pytest.mark.parametrize(
     ("name", "kind", "matches", "cleaned"),
     [
-        ("photo.JPG", FileKind.JPEG, True, "photo.JPG"),
-        ("photo.png", FileKind.JPEG, False, "photo.jpg"),
-        ("photo", FileKind.JPEG, None, "photo.jpg"),
-        ("../../etc/report.pdf", FileKind.PDF, True, "report.pdf"),
-        ("C:\\Users\\alice\\memo.docx", FileKind.DOCX, True, "memo.docx"),
-        ("bad\x00name.xlsx", FileKind.XLSX, True, "bad_name.xlsx"),
+        ("photo.JPG", FileKind.JPEG, True, "photo_cleaned.JPG"),
+        ("photo.png", FileKind.JPEG, False, "photo_cleaned.jpg"),
+        ("photo", FileKind.JPEG, None, "photo_cleaned.jpg"),
+        ("../../etc/report.pdf", FileKind.PDF, True, "report_cleaned.pdf"),
+        ("C:\\Users\\alice\\memo.docx", FileKind.DOCX, True, "memo_cleaned.docx"),
+        ("bad\x00name.xlsx", FileKind.XLSX, True, "bad_name_cleaned.xlsx"),
     ],
 )
 def test_filenames(name: str, kind: FileKind, matches: bool | None, cleaned: str) -> None:

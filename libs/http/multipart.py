@@ -1,10 +1,17 @@
-"""Streaming multipart reception: the body is parsed as it arrives and the `file` part flows to
-object storage chunk by chunk, hashed and counted on the way, never held whole in memory."""
+"""Streaming multipart reception: the body is parsed as it arrives and the `file` part flows on
+(to object storage or a temporary file) chunk by chunk, hashed and counted on the way, never
+held whole in memory. Size limits are enforced while streaming, chunked bodies included."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import os
+import tempfile
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
 
 from multipart import MultipartError, MultipartSegment, ParserLimitReached, PushMultipartParser, parse_options_header
 
@@ -115,3 +122,43 @@ class MultipartFileStream:
     @property
     def sha256(self) -> str:
         return self._sha.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedFile:
+    """A file part written to a temporary file; the caller deletes `path` when done."""
+
+    path: Path
+    filename: str | None
+    size: int
+    sha256: str
+    head: bytes
+
+
+async def receive_to_file(
+    body: AsyncIterator[bytes], content_type: str | None, *, max_bytes: int, directory: str | None = None
+) -> ReceivedFile:
+    """Stream the `file` part of a multipart body into a temporary file (removed on any error)."""
+    incoming = MultipartFileStream(body, multipart_boundary(content_type), max_bytes=max_bytes)
+    await incoming.open()
+    fd, name = tempfile.mkstemp(prefix="forge-upload-", dir=directory)
+    path = Path(name)
+    handle: IO[bytes] = os.fdopen(fd, "wb")
+    try:
+        buffer = bytearray()
+        async for chunk in incoming.chunks():
+            buffer += chunk
+            if len(buffer) >= 1 << 20:
+                await asyncio.to_thread(handle.write, bytes(buffer))
+                buffer.clear()
+        if buffer:
+            await asyncio.to_thread(handle.write, bytes(buffer))
+        handle.close()
+        await incoming.finish()
+    except BaseException:
+        handle.close()
+        path.unlink(missing_ok=True)
+        raise
+    return ReceivedFile(
+        path=path, filename=incoming.filename, size=incoming.size, sha256=incoming.sha256, head=incoming.head
+    )
