@@ -13,10 +13,10 @@ from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from libs.http import ApiError, Success, ok
+from libs.http.multipart import MalformedUpload, MultipartFileStream, UploadTooLarge, multipart_boundary
 from libs.identity import Principal, requires_admin
 from services.upload.filenames import ascii_fallback
 from services.upload.files import FileService
-from libs.http.multipart import MalformedUpload, MultipartFileStream, UploadTooLarge, multipart_boundary
 from services.upload.schemas import (
     AdminFileList,
     DeletedFile,

@@ -13,12 +13,12 @@ import asyncpg
 from libs.contracts import upload as contract
 from libs.events import enqueue_event, new_event
 from libs.http import ApiError, Page
+from libs.http.multipart import MultipartFileStream
 from libs.identity import Principal
 from libs.logging import get_logger
 from libs.storage import ObjectNotFound, ObjectStore
 from services.upload.content_types import content_matches, detect_mime, final_content_type
 from services.upload.filenames import extension_of, sanitize_filename
-from libs.http.multipart import MultipartFileStream
 from services.upload.schemas import (
     AdminFileItem,
     AdminFileList,
