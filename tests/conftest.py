@@ -15,7 +15,7 @@ from libs.config import PlatformSettings
 from libs.logging import configure_logging
 from libs.settings import load_settings
 from tests.accounts import Account, login, register_and_login
-from tests.infra import TestInfra, serve_app, test_infra
+from tests.infra import TestInfra, running_infra, serve_app
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -23,7 +23,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def infra() -> AsyncIterator[TestInfra]:
     configure_logging(level="WARNING")
-    async with test_infra() as running:
+    async with running_infra() as running:
         yield running
 
 

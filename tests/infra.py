@@ -73,7 +73,7 @@ def moto_server() -> Iterator[tuple[Any, str]]:
 
 
 @contextlib.asynccontextmanager
-async def test_infra() -> AsyncIterator[TestInfra]:
+async def running_infra() -> AsyncIterator[TestInfra]:
     workdir = Path(tempfile.mkdtemp(prefix="forge-test-"))
     nats = NatsProcess(workdir / "nats", free_port())
     nats.start()

@@ -50,7 +50,7 @@ class MultipartFileStream:
         self.head = b""
         self.size = 0
         self._sha = hashlib.sha256()
-        self._pending: list[bytes] = []
+        self._field_values: dict[str, bytearray] = {}
         self._part_done = False
 
     async def _parse(self) -> AsyncIterator[MultipartSegment | bytes | None]:
@@ -73,20 +73,31 @@ class MultipartFileStream:
         self._sha.update(data)
         return data
 
+    def _collect_field(self, name: str | None, event: bytes) -> None:
+        if name is None:
+            return
+        value = self._field_values.setdefault(name, bytearray())
+        value += event
+        if len(value) > _MAX_OTHER_FIELD:
+            raise MalformedUpload(f"Form field {name!r} too large")
+
+    @property
+    def fields(self) -> dict[str, str]:
+        """The form's small text fields (other than the file), as far as they have been read."""
+        return {name: bytes(value).decode("utf-8", "replace") for name, value in self._field_values.items()}
+
     async def open(self) -> None:
-        """Advance to the file part and read its first bytes (for type detection)."""
-        other_size = 0
+        """Advance to the file part (keeping text fields met on the way) and read its first bytes."""
+        current: str | None = None
         async for event in self._events:
             if isinstance(event, MultipartSegment):
                 if event.name == self._field and event.filename is not None:
                     self.filename = event.filename
                     self.declared_type = event.content_type
                     break
-                other_size = 0
+                current = event.name if event.filename is None else None
             elif isinstance(event, bytes):
-                other_size += len(event)
-                if other_size > _MAX_OTHER_FIELD:
-                    raise MalformedUpload("Form field too large")
+                self._collect_field(current, event)
         else:
             raise MalformedUpload(f"No '{self._field}' file part in the form")
         head = bytearray()
@@ -115,9 +126,13 @@ class MultipartFileStream:
             raise MalformedUpload("The upload ended before the file part was complete")
 
     async def finish(self) -> None:
-        """Consume what follows the file part (other fields), so a truncated body is detected."""
-        async for _ in self._events:
-            pass
+        """Read what follows the file part (other fields), so a truncated body is detected."""
+        current: str | None = None
+        async for event in self._events:
+            if isinstance(event, MultipartSegment):
+                current = event.name if event.filename is None else None
+            elif isinstance(event, bytes):
+                self._collect_field(current, event)
 
     @property
     def sha256(self) -> str:
@@ -133,6 +148,7 @@ class ReceivedFile:
     size: int
     sha256: str
     head: bytes
+    fields: dict[str, str]
 
 
 async def receive_to_file(
@@ -160,5 +176,10 @@ async def receive_to_file(
         path.unlink(missing_ok=True)
         raise
     return ReceivedFile(
-        path=path, filename=incoming.filename, size=incoming.size, sha256=incoming.sha256, head=incoming.head
+        path=path,
+        filename=incoming.filename,
+        size=incoming.size,
+        sha256=incoming.sha256,
+        head=incoming.head,
+        fields=incoming.fields,
     )

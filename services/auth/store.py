@@ -46,21 +46,21 @@ class AuthStore:
         self.db = db
 
     async def user_by_email(self, email: str) -> asyncpg.Record | None:
-        return await self.db.fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower($1)", email)  # noqa: S608
+        return await self.db.fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower($1)", email)
 
     async def user_by_id(self, user_id: str | uuid.UUID) -> asyncpg.Record | None:
         try:
             uid = user_id if isinstance(user_id, uuid.UUID) else uuid.UUID(user_id)
         except ValueError:
             return None
-        return await self.db.fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE id = $1", uid)  # noqa: S608
+        return await self.db.fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE id = $1", uid)
 
     async def insert_user(
         self, conn: asyncpg.Connection, *, email: str, password_hash: str, name: str | None, role: str
     ) -> asyncpg.Record | None:
         """Insert a user; None when the email is taken."""
         row: asyncpg.Record | None = await conn.fetchrow(
-            f"INSERT INTO users (id, email, name, password_hash, role) VALUES ($1, $2, $3, $4, $5)"  # noqa: S608
+            f"INSERT INTO users (id, email, name, password_hash, role) VALUES ($1, $2, $3, $4, $5)"
             f" ON CONFLICT ((lower(email))) DO NOTHING RETURNING {USER_COLUMNS}",
             uuid.uuid4(),
             email,
@@ -72,7 +72,7 @@ class AuthStore:
 
     async def list_users(self, *, skip: int, limit: int) -> tuple[list[asyncpg.Record], int]:
         rows = await self.db.fetch(
-            f"SELECT {USER_COLUMNS} FROM users ORDER BY created_at DESC, id LIMIT $1 OFFSET $2",  # noqa: S608
+            f"SELECT {USER_COLUMNS} FROM users ORDER BY created_at DESC, id LIMIT $1 OFFSET $2",
             limit,
             skip,
         )

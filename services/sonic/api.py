@@ -1,0 +1,185 @@
+"""HTTP and WebSocket routes of Sonic Codex (`/api/v1/trapdoor/sonic/…`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, Router, WebSocket, delete, get, post, websocket
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromPath, FromQuery, Parameter
+from litestar.response import Stream
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
+
+from libs.contracts import sonic as contract
+from libs.events import Envelope
+from libs.http import ApiError, Success, ok
+from libs.http.multipart import MalformedUpload, UploadTooLarge, receive_to_file
+from libs.identity import Principal
+from libs.logging import get_logger
+from services.sonic.jobs import JobService, job_from_row
+from services.sonic.outputs import OutputFormat
+from services.sonic.schemas import DeletedJob, Job, JobList, QueuedJob
+
+log = get_logger(__name__)
+JobId = FromPath[Annotated[str, Parameter(max_length=64)]]
+FINAL = {"completed", "failed", "cancelled"}
+_progress_decoder = msgspec.json.Decoder(Envelope[contract.JobProgress])
+_finished_decoder = msgspec.json.Decoder(Envelope[contract.JobFinished])
+
+
+def jobs_dependency(request: Request[Any, Any, Any]) -> JobService:
+    service: JobService = request.app.state["sonic"]
+    return service
+
+
+class SonicController(Controller):
+    path = "/api/v1/trapdoor/sonic"
+    tags = ["sonic"]
+
+    @post("/upload", status_code=HTTP_202_ACCEPTED, request_max_body_size=None)
+    async def upload(
+        self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], jobs: NamedDependency[JobService]
+    ) -> Success[QueuedJob]:
+        """Queue a transcription: multipart `file` (audio or video), optional form fields `language`,
+        `model`, `word_timestamps`, `vad` (query parameters of the same names also work)."""
+        try:
+            received = await receive_to_file(
+                request.stream(), request.headers.get("content-type"), max_bytes=jobs.settings.max_file_size
+            )
+        except UploadTooLarge as exc:
+            raise ApiError(413, str(exc), error_code="SONIC_413") from exc
+        except MalformedUpload as exc:
+            raise ApiError(400, str(exc), error_code="SONIC_400") from exc
+        try:
+            if received.size == 0:
+                raise ApiError(400, "Empty file", error_code="SONIC_400")
+            options = {**{k: v for k, v in request.query_params.items() if isinstance(v, str)}, **received.fields}
+            queued = await jobs.submit(principal, received, options)
+        finally:
+            received.path.unlink(missing_ok=True)
+        return ok(queued, "Transcription queued")
+
+    @get("/jobs")
+    async def list_jobs(
+        self,
+        principal: NamedDependency[Principal],
+        jobs: NamedDependency[JobService],
+        status: FromQuery[contract.JobStatus | None] = None,
+        skip: FromQuery[Annotated[int, Parameter(ge=0)]] = 0,
+        limit: FromQuery[Annotated[int, Parameter(ge=1, le=100)]] = 20,
+    ) -> Success[JobList]:
+        """The caller's jobs, newest first, optionally filtered by status."""
+        return ok(await jobs.list(principal, status=status, skip=skip, limit=limit))
+
+    @get("/jobs/{job_id:str}")
+    async def get_job(
+        self, job_id: JobId, principal: NamedDependency[Principal], jobs: NamedDependency[JobService]
+    ) -> Success[Job]:
+        return ok(job_from_row(await jobs.owned(principal, job_id)))
+
+    @delete("/jobs/{job_id:str}", status_code=HTTP_200_OK)
+    async def delete_job(
+        self, job_id: JobId, principal: NamedDependency[Principal], jobs: NamedDependency[JobService]
+    ) -> Success[DeletedJob]:
+        """Cancel the job if it is queued or running, and remove its media and transcripts."""
+        return ok(await jobs.delete(principal, job_id), "Job deleted")
+
+    @get("/jobs/{job_id:str}/download")
+    async def download(
+        self,
+        job_id: JobId,
+        principal: NamedDependency[Principal],
+        jobs: NamedDependency[JobService],
+        format: FromQuery[OutputFormat] = OutputFormat.TXT,
+    ) -> Response[Any]:
+        """A transcript (`txt`, `srt`, `vtt`, `json`) or the `zip` package; 409 until the job is completed."""
+        row, body = await jobs.download(principal, job_id, format)
+        stem = row["original_filename"].rsplit(".", 1)[0] or "transcript"
+        name = f"{stem}.{format.extension}" if format is not OutputFormat.ZIP else f"{stem}_transcript.zip"
+        safe = "".join(ch if ch.isalnum() or ch in "._- " else "_" for ch in name)
+        return Stream(
+            body,
+            media_type=format.media_type,
+            headers={"Content-Disposition": f'attachment; filename="{safe}"', "X-Job-ID": str(row["id"])},
+        )
+
+    @websocket("/ws/{job_id:str}")
+    async def job_events(self, socket: WebSocket[Any, Any, Any], job_id: JobId) -> None:
+        """Pushes `{job_id, status, progress, stage}` as the job changes; closes on a final state.
+        Authenticate with the Authorization header or, from a browser, `?token=`."""
+        jobs: JobService = socket.app.state["sonic"]
+        principal = socket.user
+        try:
+            row = await jobs.owned(principal, job_id)
+        except ApiError:
+            await socket.close(code=4404, reason="Job not found")
+            return
+        await socket.accept()
+        updates: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        wanted = str(row["id"])
+
+        async def on_message(msg: Any) -> None:
+            with contextlib.suppress(msgspec.DecodeError):
+                if msg.subject == contract.JOB_PROGRESS:
+                    progress = _progress_decoder.decode(msg.data).data
+                    if progress.job_id == wanted:
+                        updates.put_nowait(
+                            {"status": progress.status, "progress": progress.progress, "stage": progress.stage}
+                        )
+                else:
+                    finished = _finished_decoder.decode(msg.data).data
+                    if finished.job_id == wanted:
+                        updates.put_nowait(
+                            {
+                                "status": finished.status,
+                                "progress": 100.0 if finished.status == "completed" else None,
+                                "stage": finished.status,
+                                "error": finished.error,
+                            }
+                        )
+
+        subscriptions = [
+            await jobs.nats.nc.subscribe(subject, cb=on_message)
+            for subject in (contract.JOB_PROGRESS, contract.JOB_COMPLETED, contract.JOB_FAILED, contract.JOB_CANCELLED)
+        ]
+        try:
+            state = job_from_row(row)
+            last: dict[str, Any] = {"status": state.status, "progress": state.progress, "stage": state.stage}
+            await socket.send_json({"job_id": wanted, **last})
+            while last["status"] not in FINAL:
+                try:
+                    update = await asyncio.wait_for(updates.get(), timeout=5.0)
+                except TimeoutError:
+                    # Events are best effort; the row is the truth.
+                    current = await jobs.store.get(row["id"])
+                    if current is None:
+                        update = {"status": "cancelled", "progress": None, "stage": "deleted"}
+                    else:
+                        fresh = job_from_row(current)
+                        update = {"status": fresh.status, "progress": fresh.progress, "stage": fresh.stage}
+                if update.get("progress") is None:
+                    update["progress"] = last["progress"]
+                if update != last:
+                    await socket.send_json({"job_id": wanted, **update})
+                    last = update
+            await socket.close(code=1000)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            for sub in subscriptions:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+
+
+def routes() -> list[Router]:
+    return [
+        Router(
+            path="/",
+            route_handlers=[SonicController],
+            dependencies={"jobs": Provide(jobs_dependency, sync_to_thread=False)},
+        )
+    ]
