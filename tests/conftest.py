@@ -37,12 +37,16 @@ ADMIN_PASSWORD = "admin-password-123"
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def platform(infra: TestInfra) -> AsyncIterator[str]:
+async def platform(infra: TestInfra, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """Every service in one process (`serve --services all` with workers) on a real port; yields its URL."""
     env = infra.env(
         BOOTSTRAP_ADMIN_EMAIL=ADMIN_EMAIL,
         BOOTSTRAP_ADMIN_PASSWORD=ADMIN_PASSWORD,
         GHOST_MAX_FILE_SIZE=str(8 * 1024 * 1024),
+        # ScanCode's index (8 s, 1.4 GB) loads on the first audit, not at start-up, in tests.
+        AUDIT_WARM_UP="false",
+        AUDIT_LOCAL_REPOSITORY_ROOT=str(tmp_path_factory.getbasetemp()),
+        AUDIT_TIER_LIMITS="free:5,pro:1000,enterprise:0",
     )
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)

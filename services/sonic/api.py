@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, Router, WebSocket, delete, get, post, websocket
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath, FromQuery, Parameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
+from nats.aio.msg import Msg
 
 from libs.contracts import sonic as contract
 from libs.events import Envelope
 from libs.http import ApiError, Success, ok
+from libs.http.job_events import stream_job_updates
 from libs.http.multipart import MalformedUpload, UploadTooLarge, receive_to_file
 from libs.identity import Principal
 from libs.logging import get_logger
@@ -26,7 +25,7 @@ from services.sonic.schemas import DeletedJob, Job, JobList, QueuedJob
 
 log = get_logger(__name__)
 JobId = FromPath[Annotated[str, Parameter(max_length=64)]]
-FINAL = {"completed", "failed", "cancelled"}
+FINAL = frozenset({"completed", "failed", "cancelled"})
 _progress_decoder = msgspec.json.Decoder(Envelope[contract.JobProgress])
 _finished_decoder = msgspec.json.Decoder(Envelope[contract.JobFinished])
 
@@ -112,67 +111,46 @@ class SonicController(Controller):
         """Pushes `{job_id, status, progress, stage}` as the job changes; closes on a final state.
         Authenticate with the Authorization header or, from a browser, `?token=`."""
         jobs: JobService = socket.app.state["sonic"]
-        principal = socket.user
         try:
-            row = await jobs.owned(principal, job_id)
+            row = await jobs.owned(socket.user, job_id)
         except ApiError:
             await socket.close(code=4404, reason="Job not found")
             return
         await socket.accept()
-        updates: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         wanted = str(row["id"])
 
-        async def on_message(msg: Any) -> None:
-            with contextlib.suppress(msgspec.DecodeError):
-                if msg.subject == contract.JOB_PROGRESS:
-                    progress = _progress_decoder.decode(msg.data).data
-                    if progress.job_id == wanted:
-                        updates.put_nowait(
-                            {"status": progress.status, "progress": progress.progress, "stage": progress.stage}
-                        )
-                else:
-                    finished = _finished_decoder.decode(msg.data).data
-                    if finished.job_id == wanted:
-                        updates.put_nowait(
-                            {
-                                "status": finished.status,
-                                "progress": 100.0 if finished.status == "completed" else None,
-                                "stage": finished.status,
-                                "error": finished.error,
-                            }
-                        )
+        def decode(msg: Msg) -> dict[str, Any] | None:
+            if msg.subject == contract.JOB_PROGRESS:
+                progress = _progress_decoder.decode(msg.data).data
+                if progress.job_id != wanted:
+                    return None
+                return {
+                    "job_id": wanted,
+                    "status": progress.status,
+                    "progress": progress.progress,
+                    "stage": progress.stage,
+                }
+            finished = _finished_decoder.decode(msg.data).data
+            if finished.job_id != wanted:
+                return None
+            done = 100.0 if finished.status == "completed" else None
+            return {"job_id": wanted, "status": finished.status, "progress": done, "stage": finished.status}
 
-        subscriptions = [
-            await jobs.nats.nc.subscribe(subject, cb=on_message)
-            for subject in (contract.JOB_PROGRESS, contract.JOB_COMPLETED, contract.JOB_FAILED, contract.JOB_CANCELLED)
-        ]
-        try:
-            state = job_from_row(row)
-            last: dict[str, Any] = {"status": state.status, "progress": state.progress, "stage": state.stage}
-            await socket.send_json({"job_id": wanted, **last})
-            while last["status"] not in FINAL:
-                try:
-                    update = await asyncio.wait_for(updates.get(), timeout=5.0)
-                except TimeoutError:
-                    # Events are best effort; the row is the truth.
-                    current = await jobs.store.get(row["id"])
-                    if current is None:
-                        update = {"status": "cancelled", "progress": None, "stage": "deleted"}
-                    else:
-                        fresh = job_from_row(current)
-                        update = {"status": fresh.status, "progress": fresh.progress, "stage": fresh.stage}
-                if update.get("progress") is None:
-                    update["progress"] = last["progress"]
-                if update != last:
-                    await socket.send_json({"job_id": wanted, **update})
-                    last = update
-            await socket.close(code=1000)
-        except WebSocketDisconnect:
-            pass
-        finally:
-            for sub in subscriptions:
-                with contextlib.suppress(Exception):
-                    await sub.unsubscribe()
+        async def current() -> dict[str, Any]:
+            fresh = await jobs.store.get(row["id"])
+            if fresh is None:
+                return {"job_id": wanted, "status": "cancelled", "progress": None, "stage": "deleted"}
+            job = job_from_row(fresh)
+            return {"job_id": wanted, "status": job.status, "progress": job.progress, "stage": job.stage}
+
+        await stream_job_updates(
+            socket,
+            nats=jobs.nats,
+            subjects=(contract.JOB_PROGRESS, contract.JOB_COMPLETED, contract.JOB_FAILED, contract.JOB_CANCELLED),
+            decode=decode,
+            current=current,
+            final=FINAL,
+        )
 
 
 def routes() -> list[Router]:

@@ -15,7 +15,6 @@ import os
 import shutil
 import socket
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -27,6 +26,7 @@ import msgspec
 from libs.contracts import sonic as contract
 from libs.database import Database
 from libs.events import Consumer, Delivery, NatsConnection, enqueue_event, new_event
+from libs.jobs import CancelFn, ProgressFn, ThreadedJob
 from libs.logging import get_logger
 from libs.storage import ObjectNotFound, ObjectStore
 from services.sonic.errors import InvalidMedia, MediaTooLong, TranscriptionCancelled, UnsupportedLanguage
@@ -34,7 +34,7 @@ from services.sonic.jobs import output_key
 from services.sonic.outputs import TRANSCRIPT_FORMATS, OutputFormat, render, write_package_zip
 from services.sonic.settings import SonicSettings
 from services.sonic.store import JobStore
-from services.sonic.transcriber import Stage, Transcriber, WhisperSettings
+from services.sonic.transcriber import Transcriber, WhisperSettings
 from services.sonic.transcript import Transcript
 
 log = get_logger(__name__)
@@ -50,21 +50,6 @@ def whisper_settings(settings: SonicSettings) -> WhisperSettings:
         num_workers=settings.worker_concurrency,
     )
     return msgspec.structs.replace(base, model_path=settings.model_path) if settings.model_path else base
-
-
-class _JobRun:
-    """Thread-to-loop bridge for one job: progress from the transcribing thread, cancellation back."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.cancelled = threading.Event()
-        self.progress = 0.0
-        self.stage: Stage = "decoding"
-        self.changed = asyncio.Event()
-
-    def on_progress(self, percent: float, stage: Stage) -> None:
-        self.progress, self.stage = percent, stage
-        self.loop.call_soon_threadsafe(self.changed.set)
 
 
 class TranscriptionWorker:
@@ -124,21 +109,29 @@ class TranscriptionWorker:
         except ObjectNotFound:
             await self._finish(job_id, owner, "failed", error="the uploaded media is missing from storage")
             return
-        run = _JobRun(asyncio.get_running_loop())
-        assert self._transcriber is not None
-        transcription = asyncio.ensure_future(
-            asyncio.to_thread(
-                self._transcriber.transcribe,
+        transcriber = self._transcriber
+        assert transcriber is not None
+
+        async def report(progress: float, stage: str) -> bool:
+            status = await self._store.progress(job_id, progress, stage)
+            if status == "processing":
+                await self._publish_progress(owner, job_id, "processing", progress, stage)
+            return status == "processing"
+
+        def transcribe(on_progress: ProgressFn, should_cancel: CancelFn) -> Transcript:
+            return transcriber.transcribe(
                 original,
                 language=record["language"],
                 word_timestamps=record["word_timestamps"],
                 vad=record["vad"],
-                on_progress=run.on_progress,
-                should_cancel=run.cancelled.is_set,
+                on_progress=on_progress,
+                should_cancel=should_cancel,
             )
-        )
+
         try:
-            transcript = await self._supervise(delivery, job_id, owner, run, transcription)
+            transcript = await ThreadedJob[Transcript](
+                delivery, report=report, keepalive_seconds=self._settings.keepalive_seconds
+            ).run(transcribe)
         except TranscriptionCancelled:
             log.info("transcription cancelled", job_id=str(job_id))
             return
@@ -148,44 +141,6 @@ class TranscriptionWorker:
         await self._publish_progress(owner, job_id, "processing", 100.0, "writing outputs")
         await self._write_outputs(job_id, record, transcript, original)
         await self._finish(job_id, owner, "completed", transcript=transcript)
-
-    async def _supervise(
-        self,
-        delivery: Delivery[contract.JobCreated],
-        job_id: uuid.UUID,
-        owner: str,
-        run: _JobRun,
-        transcription: asyncio.Future[Transcript],
-    ) -> Transcript:
-        """Keep the message alive, relay progress, and watch for cancellation until the thread ends."""
-        last_keepalive = last_published = time.monotonic()
-        published = -1.0
-        try:
-            while not transcription.done():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(run.changed.wait()), timeout=1.0)
-                run.changed.clear()
-                now = time.monotonic()
-                if now - last_keepalive >= self._settings.keepalive_seconds:
-                    await delivery.in_progress()
-                    last_keepalive = now
-                if run.progress - published >= 1.0 or (now - last_published >= 2.0 and run.progress != published):
-                    status = await self._store.progress(job_id, run.progress, run.stage)
-                    if status != "processing":
-                        run.cancelled.set()
-                    else:
-                        await self._publish_progress(owner, job_id, "processing", run.progress, run.stage)
-                    published, last_published = run.progress, now
-                elif now - last_published >= 2.0:
-                    if await self._store.status(job_id) != "processing":
-                        run.cancelled.set()
-                    last_published = now
-            return await transcription
-        except BaseException:
-            run.cancelled.set()
-            with contextlib.suppress(BaseException):
-                await transcription
-            raise
 
     async def _download(self, key: str, path: Path) -> None:
         with path.open("wb") as handle:
