@@ -67,7 +67,7 @@ def _run_server(host: PlatformHost, bind: str, port: int) -> None:
         log_config=None,
         access_log=False,
         lifespan="on",
-        timeout_graceful_shutdown=int(host.shutdown_grace),
+        timeout_graceful_shutdown=max(1, int(host.shutdown_grace / 2)),
         proxy_headers=True,
         server_header=False,
         ws_max_size=1 << 20,

@@ -62,13 +62,12 @@ class PlatformHost:
         *,
         with_routes: bool = True,
         with_workers: bool = False,
-        shutdown_grace: float = 20.0,
     ) -> None:
         self.settings = settings
         self.specs = [load_service(name) for name in service_names]
         self.with_routes = with_routes
         self.with_workers = with_workers
-        self.shutdown_grace = shutdown_grace
+        self.shutdown_grace = settings.shutdown_grace_seconds
         self.readiness = ReadinessChecks()
 
     def create_app(self) -> Litestar:
@@ -164,7 +163,7 @@ class PlatformHost:
         for component in reversed(started.components):
             began = time.perf_counter()
             try:
-                await asyncio.wait_for(component.stop(), timeout=self.shutdown_grace)
+                await asyncio.wait_for(component.stop(), timeout=self.shutdown_grace / 2)
             except Exception:
                 log.exception("component did not stop cleanly", component=type(component).__name__)
             log.debug(

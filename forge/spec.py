@@ -37,6 +37,11 @@ class ServiceContext:
     authenticator: Authenticator
     relay: OutboxRelay
 
+    @property
+    def worker_grace(self) -> float:
+        """How long a stopping worker may let an in-flight job run before handing it back."""
+        return max(1.0, self.settings.shutdown_grace_seconds / 2 - 2.0)
+
 
 @dataclass(slots=True)
 class ServiceRuntime:

@@ -41,6 +41,9 @@ class PlatformSettings(msgspec.Struct, frozen=True, kw_only=True):
     jwt_audience: str = "forge"
     api_token_cache_seconds: float = 3.0
     max_json_body_bytes: int = 1_048_576
+    # Keep under the orchestrator's grace period (Kubernetes: 30 s): half drains HTTP requests,
+    # half lets consumers and workers finish or hand back their messages.
+    shutdown_grace_seconds: float = 25.0
 
     def validate(self) -> None:
         if self.storage_backend == "s3" and not (self.s3_endpoint and self.s3_access_key and self.s3_secret_key):

@@ -46,7 +46,9 @@ async def build(ctx: ServiceContext) -> ServiceRuntime:
             )
         )
     return ServiceRuntime(
-        state=service, components=list(consumers), workers=[AuditWorker(ctx.db, ctx.nats, ctx.store, settings)]
+        state=service,
+        components=list(consumers),
+        workers=[AuditWorker(ctx.db, ctx.nats, ctx.store, settings, grace=ctx.worker_grace)],
     )
 
 

@@ -48,7 +48,16 @@ PERMANENT = (RepositoryRefused, FetchFailed, ArchiveRefused, SourceTooLarge)
 
 
 class AuditWorker:
-    def __init__(self, db: Database, nats: NatsConnection, objects: ObjectStore, settings: AuditSettings) -> None:
+    def __init__(
+        self,
+        db: Database,
+        nats: NatsConnection,
+        objects: ObjectStore,
+        settings: AuditSettings,
+        *,
+        grace: float = 10.0,
+    ) -> None:
+        self._grace = grace
         self._db = db
         self._store = AuditStore(db)
         self._nats = nats
@@ -83,7 +92,7 @@ class AuditWorker:
         await self._consumer.start()
 
     async def stop(self) -> None:
-        await self._consumer.stop(grace=self._settings.ack_wait_seconds / 2)
+        await self._consumer.stop(grace=min(self._grace, self._settings.ack_wait_seconds / 2))
 
     async def handle(self, delivery: Delivery[contract.AuditRequested]) -> None:
         audit_id = uuid.UUID(delivery.event.data.audit_id)

@@ -17,7 +17,9 @@ from services.sonic.worker import TranscriptionWorker
 async def build(ctx: ServiceContext) -> ServiceRuntime:
     settings = load_settings(SonicSettings, prefix="SONIC_")
     jobs = JobService(JobStore(ctx.db), ctx.store, ctx.nats, settings)
-    return ServiceRuntime(state=jobs, workers=[TranscriptionWorker(ctx.db, ctx.nats, ctx.store, settings)])
+    return ServiceRuntime(
+        state=jobs, workers=[TranscriptionWorker(ctx.db, ctx.nats, ctx.store, settings, grace=ctx.worker_grace)]
+    )
 
 
 SERVICE = ServiceSpec(

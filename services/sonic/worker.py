@@ -55,7 +55,16 @@ def whisper_settings(settings: SonicSettings) -> WhisperSettings:
 class TranscriptionWorker:
     """A component: starts the model and the work-queue consumer; stops them on shutdown."""
 
-    def __init__(self, db: Database, nats: NatsConnection, objects: ObjectStore, settings: SonicSettings) -> None:
+    def __init__(
+        self,
+        db: Database,
+        nats: NatsConnection,
+        objects: ObjectStore,
+        settings: SonicSettings,
+        *,
+        grace: float = 10.0,
+    ) -> None:
+        self._grace = grace
         self._store = JobStore(db)
         self._db = db
         self._nats = nats
@@ -85,7 +94,7 @@ class TranscriptionWorker:
         await self._consumer.start()
 
     async def stop(self) -> None:
-        await self._consumer.stop(grace=self._settings.ack_wait_seconds / 2)
+        await self._consumer.stop(grace=min(self._grace, self._settings.ack_wait_seconds / 2))
 
     async def handle(self, delivery: Delivery[contract.JobCreated]) -> None:
         job_id = uuid.UUID(delivery.event.data.job_id)
