@@ -4,10 +4,8 @@ its job back, and each process exits within its grace period."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,35 +15,18 @@ import httpx
 from bench.sonic.clips import make_speech_clip
 from forge.localinfra import free_port
 from tests.infra import running_infra
+from tests.processes import FORGE, forge_env, wait_ready
 
-FORGE = [sys.executable, "-m", "forge"]
 GRACE = 8.0
-
-
-def wait_ready(url: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health/ready", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"{url} never became ready")
-
-
-def environment(extra: dict[str, str]) -> dict[str, str]:
-    return {**{k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "NATS_URL"}}, **extra}
 
 
 async def test_sigterm_lets_an_inflight_upload_finish_then_exits() -> None:
     async with running_infra() as infra:
-        env = environment(
-            infra.env(
-                SHUTDOWN_GRACE_SECONDS=str(GRACE),
-                BOOTSTRAP_ADMIN_EMAIL="ops@forge.test",
-                BOOTSTRAP_ADMIN_PASSWORD="ops-password-123",
-            )
+        env = forge_env(
+            infra,
+            SHUTDOWN_GRACE_SECONDS=str(GRACE),
+            BOOTSTRAP_ADMIN_EMAIL="ops@forge.test",
+            BOOTSTRAP_ADMIN_PASSWORD="ops-password-123",
         )
         port = free_port()
         proc = subprocess.Popen([*FORGE, "serve", "--services", "auth,upload", "--port", str(port)], env=env)
@@ -93,13 +74,12 @@ async def test_sigterm_hands_a_running_job_back_to_another_worker(tmp_path: Path
     clip = tmp_path / "long.mp3"
     make_speech_clip(clip, 60.0)
     async with running_infra() as infra:
-        env = environment(
-            infra.env(
-                SHUTDOWN_GRACE_SECONDS=str(GRACE),
-                SONIC_CPU_THREADS="1",
-                BOOTSTRAP_ADMIN_EMAIL="ops@forge.test",
-                BOOTSTRAP_ADMIN_PASSWORD="ops-password-123",
-            )
+        env = forge_env(
+            infra,
+            SHUTDOWN_GRACE_SECONDS=str(GRACE),
+            SONIC_CPU_THREADS="1",
+            BOOTSTRAP_ADMIN_EMAIL="ops@forge.test",
+            BOOTSTRAP_ADMIN_PASSWORD="ops-password-123",
         )
         port = free_port()
         procs = [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -17,6 +16,7 @@ from libs.http.multipart import ReceivedFile
 from libs.identity import Principal
 from libs.logging import get_logger
 from libs.storage import ObjectStore
+from libs.storage.files import upload_file
 from services.audit.scanner import RepositoryRefused, validate_repo_url
 from services.audit.scanner.source import validate_branch
 from services.audit.schemas import Audit, AuditList, DeletedAudit
@@ -113,13 +113,7 @@ class AuditService:
         audit_id = uuid.uuid4()
         suffix = next(s for s in ARCHIVE_SUFFIXES if name.lower().endswith(s))
         key = f"archives/{audit_id}/source{suffix}"
-
-        async def chunks() -> AsyncIterator[bytes]:
-            with received.path.open("rb") as handle:
-                while chunk := await asyncio.to_thread(handle.read, 1 << 20):
-                    yield chunk
-
-        await self.objects.put_stream(key, chunks(), length=received.size)
+        await upload_file(self.objects, key, received.path)
         try:
             return await self._queue(
                 principal, repository=name, kind="archive", branch=None, audit_id=audit_id, archive_key=key

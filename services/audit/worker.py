@@ -21,6 +21,7 @@ from libs.events import Consumer, Delivery, NatsConnection, enqueue_event, new_e
 from libs.jobs import CancelFn, ProgressFn, ThreadedJob
 from libs.logging import get_logger
 from libs.storage import ObjectNotFound, ObjectStore
+from libs.storage.files import download_file
 from services.audit.audits import REPORT_FORMATS, report_key
 from services.audit.report.render import render_html, render_json, render_pdf, render_sbom
 from services.audit.scanner import (
@@ -120,7 +121,7 @@ class AuditWorker:
         archive = workdir / Path(row["archive_key"] or "source").name
         if row["source_kind"] == "archive":
             try:
-                await self._download(row["archive_key"], archive)
+                await download_file(self._objects, row["archive_key"], archive)
             except ObjectNotFound:
                 await self._finish(audit_id, owner, "failed", error="the uploaded archive is missing from storage")
                 return
@@ -169,11 +170,6 @@ class AuditWorker:
             )
         name = repository.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git") or repository
         return SourceInfo(kind="git", name=name, repository=repository if kind == "git" else None, branch=branch)
-
-    async def _download(self, key: str, path: Path) -> None:
-        with path.open("wb") as handle:
-            async for chunk in self._objects.get_stream(key, chunk_size=1 << 20):
-                await asyncio.to_thread(handle.write, chunk)
 
     async def _store_reports(self, audit_id: uuid.UUID, result: AuditReport) -> None:
         rendered = {

@@ -21,6 +21,7 @@ from libs.contracts.upload import FileStored
 from libs.events import Delivery, PoisonMessage, TransientError, enqueue_event, new_event
 from libs.logging import get_logger
 from libs.storage import ObjectNotFound, ObjectStore, open_object_store
+from libs.storage.files import download_file
 from services.ghost.core import CorruptFile, GhostError, InputTooLarge, UnsupportedFormat, extract_metadata
 from services.ghost.runtime import Ghost
 
@@ -64,7 +65,7 @@ class StoredFileExtractor:
         path = Path(name)
         try:
             try:
-                await self._download(stored, path)
+                await download_file(self._store(stored.bucket), stored.object_key, path)
             except ObjectNotFound:
                 log.info("stored file already gone; nothing to extract", file_id=stored.file_id)
                 await self._record(stored, "failed", {}, "the object was deleted before it could be read")
@@ -87,12 +88,6 @@ class StoredFileExtractor:
             await self._record(stored, "extracted", summarize(metadata, self._ghost.settings.max_summary_bytes), None)
         finally:
             path.unlink(missing_ok=True)
-
-    async def _download(self, stored: FileStored, path: Path) -> None:
-        store = self._store(stored.bucket)
-        with path.open("wb") as handle:
-            async for chunk in store.get_stream(stored.object_key, chunk_size=1 << 20):
-                await asyncio.to_thread(handle.write, chunk)
 
     async def _record(
         self, stored: FileStored, status: contract.ExtractionStatus, summary: dict[str, Any], error: str | None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import PurePath
 from typing import Any
 
@@ -17,6 +16,7 @@ from libs.http.multipart import ReceivedFile
 from libs.identity import Principal
 from libs.logging import get_logger
 from libs.storage import ObjectStore
+from libs.storage.files import upload_file
 from services.sonic.errors import InvalidMedia, MediaTooLong
 from services.sonic.media import probe_media
 from services.sonic.outputs import OutputFormat
@@ -100,13 +100,7 @@ class JobService:
         name = PurePath((received.filename or "audio").replace("\\", "/")).name[:255] or "audio"
         suffix = PurePath(name).suffix.lower()[:10]
         key = f"jobs/{job_id}/original{suffix if suffix[1:].isalnum() else ''}"
-
-        async def chunks() -> AsyncIterator[bytes]:
-            with received.path.open("rb") as handle:
-                while chunk := await asyncio.to_thread(handle.read, 1 << 20):
-                    yield chunk
-
-        await self.objects.put_stream(key, chunks(), length=received.size)
+        await upload_file(self.objects, key, received.path)
         try:
             async with self.store.db.transaction() as conn:
                 await self.store.insert(

@@ -17,7 +17,6 @@ import socket
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -29,6 +28,7 @@ from libs.events import Consumer, Delivery, NatsConnection, enqueue_event, new_e
 from libs.jobs import CancelFn, ProgressFn, ThreadedJob
 from libs.logging import get_logger
 from libs.storage import ObjectNotFound, ObjectStore
+from libs.storage.files import download_file, upload_file
 from services.sonic.errors import InvalidMedia, MediaTooLong, TranscriptionCancelled, UnsupportedLanguage
 from services.sonic.jobs import output_key
 from services.sonic.outputs import TRANSCRIPT_FORMATS, OutputFormat, render, write_package_zip
@@ -114,7 +114,7 @@ class TranscriptionWorker:
         owner: str = record["owner_id"]
         original = workdir / "original"
         try:
-            await self._download(record["original_key"], original)
+            await download_file(self._objects, record["original_key"], original)
         except ObjectNotFound:
             await self._finish(job_id, owner, "failed", error="the uploaded media is missing from storage")
             return
@@ -151,11 +151,6 @@ class TranscriptionWorker:
         await self._write_outputs(job_id, record, transcript, original)
         await self._finish(job_id, owner, "completed", transcript=transcript)
 
-    async def _download(self, key: str, path: Path) -> None:
-        with path.open("wb") as handle:
-            async for chunk in self._objects.get_stream(key, chunk_size=1 << 20):
-                await asyncio.to_thread(handle.write, chunk)
-
     async def _write_outputs(
         self, job_id: uuid.UUID, record: asyncpg.Record, transcript: Transcript, original: Path
     ) -> None:
@@ -170,13 +165,7 @@ class TranscriptionWorker:
             "created_at": record["created_at"].isoformat(),
         }
         await asyncio.to_thread(write_package_zip, package, transcript, original, record["original_filename"], meta)
-
-        async def chunks() -> AsyncIterator[bytes]:
-            with package.open("rb") as handle:
-                while chunk := await asyncio.to_thread(handle.read, 1 << 20):
-                    yield chunk
-
-        await self._objects.put_stream(output_key(job_id, OutputFormat.ZIP.value), chunks())
+        await upload_file(self._objects, output_key(job_id, OutputFormat.ZIP.value), package)
 
     async def _finish(
         self,

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,36 +16,21 @@ from forge.localinfra import free_port
 from libs.contracts import sonic
 from libs.events import NatsConnection
 from tests.infra import running_infra
-
-FORGE = [sys.executable, "-m", "forge"]
-
-
-def wait_ready(url: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health/ready", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"{url} never became ready")
+from tests.processes import FORGE, forge_env, wait_ready
 
 
 async def test_killed_worker_job_is_finished_once_by_another(tmp_path: Path) -> None:
     clip = tmp_path / "long.mp3"
     make_speech_clip(clip, 60.0)
     async with running_infra() as infra:
-        env = {
-            **{k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "NATS_URL"}},
-            **infra.env(
-                SONIC_ACK_WAIT_SECONDS="6",
-                SONIC_KEEPALIVE_SECONDS="2",
-                SONIC_CPU_THREADS="1",
-                BOOTSTRAP_ADMIN_EMAIL="ops@forge.test",
-                BOOTSTRAP_ADMIN_PASSWORD="ops-password-123",
-            ),
-        }
+        env = forge_env(
+            infra,
+            SONIC_ACK_WAIT_SECONDS="6",
+            SONIC_KEEPALIVE_SECONDS="2",
+            SONIC_CPU_THREADS="1",
+            BOOTSTRAP_ADMIN_EMAIL="ops@forge.test",
+            BOOTSTRAP_ADMIN_PASSWORD="ops-password-123",
+        )
         port = free_port()
         api = subprocess.Popen(
             [*FORGE, "serve", "--services", "auth,sonic", "--no-workers", "--port", str(port)], env=env
