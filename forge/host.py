@@ -130,7 +130,7 @@ class PlatformHost:
         await nats.connect(timeout=settings.nats_connect_timeout)
         started.connections.append(nats)
         for stream in spec.streams:
-            await ensure_stream(nats.js, stream)
+            await ensure_stream(nats.js, stream, replicas=settings.nats_stream_replicas)
         store = open_object_store(settings, bucket=f"{settings.s3_bucket}-{spec.name}")
         await store.ensure_ready()
         relay = OutboxRelay(db, nats)

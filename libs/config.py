@@ -27,6 +27,8 @@ class PlatformSettings(msgspec.Struct, frozen=True, kw_only=True):
 
     nats_url: str = "nats://127.0.0.1:4222"
     nats_connect_timeout: float = 30.0
+    # JetStream replicas of the streams a service creates (3 on a three-node NATS cluster).
+    nats_stream_replicas: int = 1
 
     storage_backend: Literal["fs", "s3"] = "fs"
     storage_path: str = ".data/objects"

@@ -19,7 +19,7 @@ class StreamSpec:
     description: str = ""
     replicas: int = field(default=1)
 
-    def config(self) -> StreamConfig:
+    def config(self, replicas: int | None = None) -> StreamConfig:
         return StreamConfig(
             name=self.name,
             subjects=list(self.subjects),
@@ -28,15 +28,22 @@ class StreamSpec:
             storage=StorageType.FILE,
             max_age=self.max_age_seconds,
             duplicate_window=self.duplicate_window_seconds,
-            num_replicas=self.replicas,
+            num_replicas=replicas or self.replicas,
         )
 
 
-async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
-    """Create the stream, or bring an existing one's subjects and limits up to date."""
+async def ensure_stream(
+    js: JetStreamContext, spec: StreamSpec, *, replicas: int | None = None, owner: bool = True
+) -> None:
+    """Create the stream, or (for its owning service) bring its subjects and limits up to date.
+
+    A service that only consumes another's stream passes `owner=False`: it creates the stream if
+    the owner has not started yet, but never changes the owner's configuration.
+    """
     try:
         await js.stream_info(spec.name)
     except NotFoundError:
-        await js.add_stream(spec.config())
+        await js.add_stream(spec.config(replicas))
         return
-    await js.update_stream(spec.config())
+    if owner:
+        await js.update_stream(spec.config(replicas))

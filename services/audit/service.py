@@ -33,7 +33,7 @@ async def build(ctx: ServiceContext) -> ServiceRuntime:
     for subject, handler in usage.handlers().items():
         stream, payload = USAGE_SOURCES[subject]
         # Other services own these streams; create them if their owner has not started yet.
-        await ensure_stream(ctx.nats.js, stream)
+        await ensure_stream(ctx.nats.js, stream, replicas=ctx.settings.nats_stream_replicas, owner=False)
         consumers.append(
             Consumer(
                 db=ctx.db,

@@ -25,7 +25,7 @@ async def build(ctx: ServiceContext) -> ServiceRuntime:
         slots=asyncio.Semaphore(settings.concurrency),
     )
     # Upload owns this stream; create it if upload has not started yet so the consumer can bind.
-    await ensure_stream(ctx.nats.js, upload.STREAM)
+    await ensure_stream(ctx.nats.js, upload.STREAM, replicas=ctx.settings.nats_stream_replicas, owner=False)
     consumer = Consumer(
         db=ctx.db,
         nats=ctx.nats,

@@ -19,7 +19,7 @@ async def build(ctx: ServiceContext) -> ServiceRuntime:
     settings = load_settings(UploadSettings)
     files = FileService(UploadStore(ctx.db), ctx.store, settings, bucket=f"{ctx.settings.s3_bucket}-upload")
     # Ghost owns its stream; make sure it exists so our durable consumer can bind before ghost starts.
-    await ensure_stream(ctx.nats.js, ghost.STREAM)
+    await ensure_stream(ctx.nats.js, ghost.STREAM, replicas=ctx.settings.nats_stream_replicas, owner=False)
     consumer = Consumer(
         db=ctx.db,
         nats=ctx.nats,
