@@ -66,6 +66,7 @@ class Authenticator:
         self._jwks_fetched_at = 0.0
         self._jwks_lock = asyncio.Lock()
         self._token_cache: dict[str, tuple[float, Principal]] = {}
+        self._jwt_cache: dict[bytes, tuple[float, Principal]] = {}
         self._disabled_users: set[str] = set()
         self._watch_tasks: list[asyncio.Task[None]] = []
         self._status_decoder = msgspec.json.Decoder(Envelope[_StatusEvent])
@@ -83,6 +84,19 @@ class Authenticator:
         return principal
 
     async def _verify_jwt(self, token: str) -> Principal:
+        # A token verified moments ago need not be verified again (Ed25519 costs ~0.2 ms): cached
+        # until its `exp`, at most a minute. Disabled users are still refused by `authenticate`.
+        cache_key = hashlib.sha256(token.encode()).digest()
+        cached = self._jwt_cache.get(cache_key)
+        if cached is not None and cached[0] > time.time():
+            return cached[1]
+        principal, expires = await self._verify_jwt_uncached(token)
+        if len(self._jwt_cache) > 10_000:
+            self._jwt_cache.clear()
+        self._jwt_cache[cache_key] = (min(expires, time.time() + 60.0), principal)
+        return principal
+
+    async def _verify_jwt_uncached(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -110,17 +124,22 @@ class Authenticator:
         role = claims.get("role")
         if role not in ("user", "admin"):
             raise AuthenticationFailed("token has no valid role")
-        return Principal(user_id=str(claims["sub"]), role=role, email=claims.get("email"), via="jwt")
+        principal = Principal(user_id=str(claims["sub"]), role=role, email=claims.get("email"), via="jwt")
+        return principal, float(claims["exp"])
 
     async def _key_for(self, kid: str) -> Any:
-        now = time.monotonic()
-        if kid in self._keys and now - self._jwks_fetched_at < self._jwks_ttl:
+        if kid in self._keys and time.monotonic() - self._jwks_fetched_at < self._jwks_ttl:
             return self._keys[kid]
+        seen = self._jwks_fetched_at
         async with self._jwks_lock:
-            # An unknown kid may be a rotated key: refresh, but not more than once a second.
-            if (kid not in self._keys or now - self._jwks_fetched_at >= self._jwks_ttl) and (
-                time.monotonic() - self._jwks_fetched_at > 1.0
-            ):
+            refreshed_meanwhile = self._jwks_fetched_at != seen
+            if not refreshed_meanwhile:
+                # An unknown kid may be a freshly rotated key. Tokens with made-up kids must not
+                # make us hammer auth, so refreshes are at most one a second: wait out the rest
+                # of that second rather than refuse a genuine new key.
+                wait = 1.0 - (time.monotonic() - self._jwks_fetched_at)
+                if wait > 0:
+                    await asyncio.sleep(wait)
                 await self._refresh_jwks()
         if kid not in self._keys:
             raise AuthenticationFailed("unknown signing key")
