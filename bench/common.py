@@ -284,12 +284,22 @@ def _moto(workdir: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
 
 
 def _start_server(
-    services: Sequence[str], port: int, env: Mapping[str, str], log_path: Path
+    services: Sequence[str], port: int, env: Mapping[str, str], log_path: Path, *, workers: bool = False
 ) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
     """`forge serve` as a child process, its output in `log_path` (shown if it fails to start)."""
     log = open(log_path, "wb")  # noqa: SIM115 - the caller closes it after the server stopped
     process = subprocess.Popen(
-        [sys.executable, "-m", "forge", "serve", "--services", ",".join(services), "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "forge",
+            "serve",
+            "--services",
+            ",".join(services),
+            "--port",
+            str(port),
+            "--workers" if workers else "--no-workers",
+        ],
         env={**os.environ, **env},
         cwd=REPO_ROOT,
         stdout=log,
@@ -323,6 +333,7 @@ async def platform(
     storage: Storage = "fs",
     extra_env: Mapping[str, str] | None = None,
     startup_timeout: float = 90.0,
+    workers: bool = False,
 ) -> AsyncIterator[Platform]:
     """Start NATS, a fresh database, storage and `forge serve --services …`; yield; tear all down."""
     workdir = Path(tempfile.mkdtemp(prefix="forge-bench-"))
@@ -367,7 +378,7 @@ async def platform(
         env |= dict(extra_env or {})
         port = free_port()
         log_path = workdir / "forge-serve.log"
-        server, server_log = _start_server(services, port, env, log_path)
+        server, server_log = _start_server(services, port, env, log_path, workers=workers)
         base_url = f"http://127.0.0.1:{port}"
         running = Platform(
             base_url=base_url,
