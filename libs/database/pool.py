@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
@@ -26,6 +27,10 @@ CONNECTION_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
 )
+
+# What a connection raises when the server goes away in the middle of its work: the errors above,
+# and asyncpg's internal state errors when the connection broke under an operation.
+_BROKEN: tuple[type[Exception], ...] = (*CONNECTION_ERRORS, asyncpg.exceptions.InternalClientError)
 
 
 class DatabaseUnavailable(Exception):
@@ -100,8 +105,20 @@ class Database:
             raise DatabaseUnavailable(f"database unavailable: {type(exc).__name__}") from exc
         try:
             yield cast(asyncpg.Connection, conn)
+        except _BROKEN as exc:
+            # Raised inside the caller's block (a transaction's statements, its BEGIN or COMMIT):
+            # the server went away mid-way. An OSError from other work in the block (a file, a
+            # socket) is not the database's, unless the connection is gone too.
+            if isinstance(exc, OSError) and not conn.is_closed():
+                raise
+            if isinstance(exc, asyncpg.exceptions.InternalClientError):
+                conn.terminate()  # its protocol state is lost: never hand it out again
+            raise DatabaseUnavailable(f"database unavailable: {type(exc).__name__}") from exc
         finally:
-            await self.pool.release(conn)
+            # Releasing a broken connection can fail too (its reset); asyncpg has then dropped it,
+            # and the block's own outcome (or error) is what the caller must see.
+            with contextlib.suppress(*_BROKEN):
+                await self.pool.release(conn)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:

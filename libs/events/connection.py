@@ -22,6 +22,8 @@ NATS_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     nats.errors.StaleConnectionError,
     nats.errors.TimeoutError,
     nats.errors.NoRespondersError,
+    # Publishing while reconnecting fills a buffer; once it is full, publishes fail with this.
+    nats.errors.OutboundBufferLimitError,
     nats.js.errors.NoStreamResponseError,
     nats.js.errors.ServiceUnavailableError,
     ConnectionError,

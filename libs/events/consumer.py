@@ -1,7 +1,8 @@
 """Durable JetStream pull consumers with explicit acks, back-off, dead letters and idempotency.
 
 Policy for each delivered message:
-- the payload does not decode, or the handler raises `PoisonMessage` -> dead letter + `term`;
+- the payload does not decode, or the handler raises `PoisonMessage`, or the database refuses the
+  message's values (`asyncpg.DataError`: a NUL in a text, a number out of range) -> dead letter + `term`;
 - the event id is in `processed_messages` -> `ack` without calling the handler again;
 - the handler returns -> record the id as processed, then `ack`;
 - the handler raises anything else -> `nak` with the next back-off delay, until `max_deliver`
@@ -16,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import asyncpg
 import msgspec
 import nats
 from nats.aio.msg import Msg
@@ -163,6 +165,9 @@ class Consumer(Generic[T]):
                 self._idle.clear()
                 try:
                     await self.handle(msg)
+                except Exception:
+                    # Never let one message end the loop: it is redelivered after `ack_wait`.
+                    log.exception("message handling failed", durable=self.durable, subject=msg.subject)
                 finally:
                     self._inflight -= 1
                     if self._inflight == 0:
@@ -189,6 +194,11 @@ class Consumer(Generic[T]):
                 await msg.ack()
             except PoisonMessage as exc:
                 await self._dead_letter(msg, event, f"poison: {exc}", attempt)
+            except asyncpg.exceptions.DataError as exc:
+                # The same values are refused on every redelivery: retrying only delays the dead letter.
+                await self._dead_letter(
+                    msg, event, f"poison: the database refuses its data: {type(exc).__name__}: {exc}", attempt
+                )
             except asyncio.CancelledError:
                 with contextlib.suppress(Exception):
                     await msg.nak()

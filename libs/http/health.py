@@ -7,8 +7,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 
 from libs.http.errors import error_response
+from libs.http.openapi import PublicOperation
 
 Check = Callable[[], Awaitable[None]]
 
@@ -41,13 +43,20 @@ class ReadinessChecks:
     tags=["health"],
     include_in_schema=True,
     sync_to_thread=False,
+    operation_class=PublicOperation,
 )
 def live() -> dict[str, Any]:
     """The process is up and its event loop answers."""
     return {"success": True, "data": {"status": "alive"}}
 
 
-@get("/health/ready", opt={"exclude_from_auth": True}, tags=["health"])
+@get(
+    "/health/ready",
+    opt={"exclude_from_auth": True},
+    tags=["health"],
+    responses={503: ResponseSpec(data_container=dict[str, Any], description="A dependency is not usable")},
+    operation_class=PublicOperation,
+)
 async def ready(request: Request[Any, Any, Any]) -> Response[Any]:
     """Every dependency (database, NATS, object storage of each service) answers."""
     checks: ReadinessChecks = request.app.state["readiness"]

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Controller, Request, Response, Router, WebSocket, delete, get, post, put, websocket
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Schema
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
@@ -17,6 +18,7 @@ from libs.events import Envelope
 from libs.http import ApiError, Success, ok
 from libs.http.job_events import stream_job_updates
 from libs.http.multipart import MalformedUpload, UploadTooLarge, receive_to_file
+from libs.http.openapi import documented, errors, multipart_body
 from libs.identity import Principal, requires_admin
 from services.audit.audits import REPORT_FORMATS, AuditService, audit_from_row
 from services.audit.schemas import (
@@ -30,9 +32,23 @@ from services.audit.schemas import (
 )
 
 AuditId = FromPath[Annotated[str, Parameter(max_length=64)]]
+MAX_SKIP = 2**63 - 1  # PostgreSQL's OFFSET is a bigint
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refused as invalid rather than failing in the driver
+UserId = FromPath[Annotated[str, Parameter(max_length=64, pattern=NO_NUL)]]
 FINAL = frozenset({"completed", "failed", "cancelled"})
 MAX_JSON_BODY = 64 * 1024
 _request_decoder = msgspec.json.Decoder(AuditRequest)
+AUDIT_REQUEST_SCHEMA = Schema(
+    type=OpenAPIType.OBJECT,
+    properties={
+        "repository": Schema(type=OpenAPIType.STRING, min_length=1, max_length=2048, description="https:// git URL"),
+        "branch": Schema(
+            one_of=[Schema(type=OpenAPIType.STRING, min_length=1, max_length=255), Schema(type=OpenAPIType.NULL)]
+        ),
+    },
+    required=["repository"],
+    additional_properties=False,
+)
 _progress_decoder = msgspec.json.Decoder(Envelope[contract.AuditProgress])
 _finished_decoder = msgspec.json.Decoder(Envelope[contract.AuditFinished])
 
@@ -46,7 +62,18 @@ class AuditController(Controller):
     path = "/api/v1/audits"
     tags = ["audits"]
 
-    @post("/", status_code=HTTP_202_ACCEPTED, request_max_body_size=None)
+    @post(
+        "/",
+        status_code=HTTP_202_ACCEPTED,
+        request_max_body_size=None,
+        responses=errors(413, 415, 422, 429),
+        operation_class=documented(
+            body=multipart_body(
+                "A public git repository as JSON, or an archive (.zip, .tar.gz, .tgz, .tar) as the multipart field `file`",
+                also={"application/json": OpenAPIMediaType(schema=AUDIT_REQUEST_SCHEMA)},
+            )
+        ),
+    )
     async def submit(
         self,
         request: Request[Any, Any, Any],
@@ -84,33 +111,37 @@ class AuditController(Controller):
             ) from exc
         return ok(await audits.submit_repository(principal, data.repository, data.branch), "Audit queued")
 
-    @get("/")
+    @get("/", responses=errors(422))
     async def list_audits(
         self,
         principal: NamedDependency[Principal],
         audits: NamedDependency[AuditService],
         status: FromQuery[contract.AuditStatus | None] = None,
-        repository: FromQuery[Annotated[str, Parameter(max_length=200)] | None] = None,
-        skip: FromQuery[Annotated[int, Parameter(ge=0)]] = 0,
+        repository: FromQuery[Annotated[str | None, Parameter(max_length=200, pattern=NO_NUL)]] = None,
+        skip: FromQuery[Annotated[int, Parameter(ge=0, le=MAX_SKIP)]] = 0,
         limit: FromQuery[Annotated[int, Parameter(ge=1, le=100)]] = 20,
     ) -> Success[AuditList]:
         """The caller's audits, newest first; filter by status and by repository (substring)."""
         return ok(await audits.list(principal, status=status, repository=repository, skip=skip, limit=limit))
 
-    @get("/{audit_id:str}")
+    @get("/{audit_id:str}", responses=errors(404, 422))
     async def get_audit(
         self, audit_id: AuditId, principal: NamedDependency[Principal], audits: NamedDependency[AuditService]
     ) -> Success[Audit]:
         return ok(audit_from_row(await audits.owned(principal, audit_id)))
 
-    @delete("/{audit_id:str}", status_code=HTTP_200_OK)
+    @delete("/{audit_id:str}", status_code=HTTP_200_OK, responses=errors(404, 422))
     async def delete_audit(
         self, audit_id: AuditId, principal: NamedDependency[Principal], audits: NamedDependency[AuditService]
     ) -> Success[DeletedAudit]:
         """Cancel the audit if it is queued or running, and remove its stored reports."""
         return ok(await audits.delete(principal, audit_id), "Audit deleted")
 
-    @get("/{audit_id:str}/report")
+    @get(
+        "/{audit_id:str}/report",
+        responses=errors(404, 409, 422),
+        operation_class=documented(files={200: sorted(REPORT_FORMATS.values())}),
+    )
     async def report(
         self,
         audit_id: AuditId,
@@ -123,7 +154,8 @@ class AuditController(Controller):
         extension = {"json": "json", "html": "html", "pdf": "pdf", "sbom": "cdx.json"}[format]
         return Stream(
             body,
-            media_type=REPORT_FORMATS[format],
+            # Litestar adds `; charset=utf-8` to text types itself (given it too, it sent it twice).
+            media_type=REPORT_FORMATS[format].partition(";")[0],
             headers={
                 "Content-Disposition": f'attachment; filename="audit-{row["id"]}.{extension}"',
                 "X-Content-Type-Options": "nosniff",
@@ -177,7 +209,9 @@ class AuditController(Controller):
         )
 
 
-UserFilter = FromQuery[Annotated[str, Parameter(max_length=64, description="admins: another user's id")] | None]
+UserFilter = FromQuery[
+    Annotated[str | None, Parameter(max_length=64, pattern=NO_NUL, description="admins: another user's id")]
+]
 
 
 class UsageController(Controller):
@@ -192,14 +226,14 @@ class UsageController(Controller):
             raise ApiError(403, "Only admins can see another user's usage", error_code="AUDIT_403")
         return user_id
 
-    @get("/stats")
+    @get("/stats", responses=errors(403, 422))
     async def stats(
         self, principal: NamedDependency[Principal], audits: NamedDependency[AuditService], user_id: UserFilter = None
     ) -> Success[UsageStats]:
         """This month's and all-time usage (audits, files scanned, uploads, audio minutes) and the audit quota."""
         return ok(await audits.usage.stats(principal, self._subject(principal, user_id)))
 
-    @get("/history")
+    @get("/history", responses=errors(403, 422))
     async def history(
         self,
         principal: NamedDependency[Principal],
@@ -210,9 +244,9 @@ class UsageController(Controller):
         """Usage per day for the last `days` days (oldest first)."""
         return ok(await audits.usage.history(self._subject(principal, user_id), days))
 
-    @put("/tiers/{user_id:str}", guards=[requires_admin])
+    @put("/tiers/{user_id:str}", guards=[requires_admin], responses=errors(403, 422))
     async def set_tier(
-        self, user_id: AuditId, data: JSONBody[TierChange], audits: NamedDependency[AuditService]
+        self, user_id: UserId, data: JSONBody[TierChange], audits: NamedDependency[AuditService]
     ) -> Success[dict[str, str]]:
         """Admins: put a user on a tier (its monthly audit limit comes from AUDIT_TIER_LIMITS)."""
         await audits.usage.set_tier(user_id, data.tier)

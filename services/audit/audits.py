@@ -104,7 +104,9 @@ class AuditService:
         return await self._queue(principal, repository=repository, kind="local" if local else "git", branch=branch)
 
     async def submit_archive(self, principal: Principal, received: ReceivedFile) -> Audit:
-        name = PurePath((received.filename or "").replace("\\", "/")).name[:255]
+        # Control characters go (PostgreSQL text cannot even hold NUL).
+        printable = "".join(ch for ch in received.filename or "" if ch >= " " and ch != "\x7f")
+        name = PurePath(printable.replace("\\", "/")).name[:255]
         if not name.lower().endswith(ARCHIVE_SUFFIXES):
             raise ApiError(
                 415, "Upload a .zip, .tar.gz, .tgz or .tar archive of the repository", error_code="AUDIT_415"

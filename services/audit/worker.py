@@ -17,7 +17,7 @@ import msgspec
 
 from libs.contracts import audit as contract
 from libs.database import Database
-from libs.events import Consumer, Delivery, NatsConnection, enqueue_event, new_event
+from libs.events import Consumer, Delivery, NatsConnection, PoisonMessage, enqueue_event, new_event
 from libs.jobs import CancelFn, ProgressFn, ThreadedJob
 from libs.logging import get_logger
 from libs.storage import ObjectNotFound, ObjectStore
@@ -96,7 +96,10 @@ class AuditWorker:
         await self._consumer.stop(grace=min(self._grace, self._settings.ack_wait_seconds / 2))
 
     async def handle(self, delivery: Delivery[contract.AuditRequested]) -> None:
-        audit_id = uuid.UUID(delivery.event.data.audit_id)
+        try:
+            audit_id = uuid.UUID(delivery.event.data.audit_id)
+        except ValueError as exc:  # no retry can make it an id: dead-letter it now
+            raise PoisonMessage(f"audit id {delivery.event.data.audit_id!r} is not a UUID") from exc
         row = await self._store.start(audit_id, self._name)
         if row is None:
             return

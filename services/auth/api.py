@@ -12,6 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from libs.http import Page, Success, ok
+from libs.http.openapi import PublicOperation, documented, errors
 from libs.identity import Principal, requires_admin
 from services.auth.accounts import Accounts, AuthError
 from services.auth.schemas import (
@@ -31,6 +32,7 @@ from services.auth.schemas import (
 from services.auth.store import user_from_row
 
 PUBLIC = {"exclude_from_auth": True}
+MAX_SKIP = 2**63 - 1  # PostgreSQL's OFFSET is a bigint
 
 
 def accounts_dependency(request: Request[Any, Any, Any]) -> Accounts:
@@ -55,24 +57,47 @@ class SessionController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
 
-    @post("/register", opt=PUBLIC, status_code=HTTP_201_CREATED)
+    @post(
+        "/register",
+        opt=PUBLIC,
+        status_code=HTTP_201_CREATED,
+        responses=errors(409, 422, public=True),
+        operation_class=PublicOperation,
+    )
     async def register(self, data: JSONBody[RegisterRequest], accounts: NamedDependency[Accounts]) -> Success[User]:
         """Create an account (role `user`)."""
         return ok(await accounts.register(data), "Account created")
 
-    @post("/login", opt=PUBLIC, status_code=HTTP_200_OK)
+    @post(
+        "/login",
+        opt=PUBLIC,
+        status_code=HTTP_200_OK,
+        responses=errors(401, 403, 422, 429, public=True),
+        operation_class=PublicOperation,
+    )
     async def login(
         self, request: Request[Any, Any, Any], data: JSONBody[LoginRequest], accounts: NamedDependency[Accounts]
     ) -> Success[TokenPair]:
         """Exchange email and password for an access token and a refresh token."""
         return ok(await accounts.login(data.email, data.password, _client_address(request)))
 
-    @post("/refresh", opt=PUBLIC, status_code=HTTP_200_OK)
+    @post(
+        "/refresh",
+        opt=PUBLIC,
+        status_code=HTTP_200_OK,
+        responses=errors(401, 422, public=True),
+        operation_class=PublicOperation,
+    )
     async def refresh(self, data: JSONBody[RefreshRequest], accounts: NamedDependency[Accounts]) -> Success[TokenPair]:
         """Exchange a refresh token (single use) for a new pair."""
         return ok(await accounts.refresh(data.refresh_token))
 
-    @post("/logout", status_code=HTTP_200_OK)
+    @post(
+        "/logout",
+        status_code=HTTP_200_OK,
+        responses=errors(403, 422),
+        operation_class=documented(optional_body=True),
+    )
     async def logout(
         self,
         request: Request[Any, Any, Any],
@@ -85,7 +110,7 @@ class SessionController(Controller):
         revoked = await accounts.logout(principal, _session_id(request), body.refresh_token, body.all_sessions)
         return ok({"revoked_refresh_tokens": revoked}, "Logged out")
 
-    @get("/me")
+    @get("/me", responses=errors(404))
     async def me(self, principal: NamedDependency[Principal], accounts: NamedDependency[Accounts]) -> Success[User]:
         """The caller's account (JWT or API token)."""
         row = await accounts.store.user_by_id(principal.user_id)
@@ -101,7 +126,7 @@ class TokenController(Controller):
     path = "/api/v1/tokens"
     tags = ["tokens"]
 
-    @post("/", status_code=HTTP_201_CREATED)
+    @post("/", status_code=HTTP_201_CREATED, responses=errors(409, 422))
     async def create(
         self,
         data: JSONBody[CreateTokenRequest],
@@ -111,27 +136,27 @@ class TokenController(Controller):
         """Create an API token. The token itself is shown in this response only."""
         return ok(await accounts.create_api_token(principal, data), "Token created; store it now, it is shown once")
 
-    @get("/")
+    @get("/", responses=errors())
     async def list_tokens(
         self, principal: NamedDependency[Principal], accounts: NamedDependency[Accounts]
     ) -> Success[list[ApiTokenInfo]]:
         """The caller's tokens, masked."""
         return ok(await accounts.list_api_tokens(principal))
 
-    @get("/{token_id:str}")
+    @get("/{token_id:str}", responses=errors(404, 422))
     async def get_token(
         self, token_id: FromPath[TokenId], principal: NamedDependency[Principal], accounts: NamedDependency[Accounts]
     ) -> Success[ApiTokenInfo]:
         return ok(await accounts.get_api_token(principal, token_id))
 
-    @delete("/{token_id:str}", status_code=HTTP_200_OK)
+    @delete("/{token_id:str}", status_code=HTTP_200_OK, responses=errors(404, 422))
     async def revoke(
         self, token_id: FromPath[TokenId], principal: NamedDependency[Principal], accounts: NamedDependency[Accounts]
     ) -> Success[ApiTokenInfo]:
         """Revoke a token; services stop accepting it within seconds."""
         return ok(await accounts.revoke_api_token(principal, token_id), "Token revoked")
 
-    @post("/{token_id:str}/refresh", status_code=HTTP_200_OK)
+    @post("/{token_id:str}/refresh", status_code=HTTP_200_OK, responses=errors(404, 409, 422))
     async def touch(
         self, token_id: FromPath[TokenId], principal: NamedDependency[Principal], accounts: NamedDependency[Accounts]
     ) -> Success[ApiTokenInfo]:
@@ -144,11 +169,11 @@ class AdminController(Controller):
     tags = ["admin"]
     guards = [requires_admin]
 
-    @get("/users")
+    @get("/users", responses=errors(403, 422))
     async def list_users(
         self,
         accounts: NamedDependency[Accounts],
-        skip: FromQuery[Annotated[int, Parameter(ge=0)]] = 0,
+        skip: FromQuery[Annotated[int, Parameter(ge=0, le=MAX_SKIP)]] = 0,
         limit: FromQuery[Annotated[int, Parameter(ge=1, le=1000)]] = 100,
     ) -> Success[UserList]:
         rows, total = await accounts.store.list_users(skip=skip, limit=limit)
@@ -156,7 +181,7 @@ class AdminController(Controller):
         page = Page.of(count=len(users), total=total, skip=skip, limit=limit)
         return ok(UserList(users=users, pagination=msgspec.structs.asdict(page)))
 
-    @patch("/users/{user_id:str}/role")
+    @patch("/users/{user_id:str}/role", responses=errors(403, 404, 409, 422))
     async def set_role(
         self,
         user_id: FromPath[TokenId],
@@ -166,26 +191,28 @@ class AdminController(Controller):
     ) -> Success[User]:
         return ok(await accounts.set_role(principal, user_id, data.role))
 
-    @post("/users/{user_id:str}/disable", status_code=HTTP_200_OK)
+    @post("/users/{user_id:str}/disable", status_code=HTTP_200_OK, responses=errors(403, 404, 409, 422))
     async def disable(
         self, user_id: FromPath[TokenId], principal: NamedDependency[Principal], accounts: NamedDependency[Accounts]
     ) -> Success[User]:
         """Disable an account: logins, refresh tokens, API tokens and live JWTs stop working."""
         return ok(await accounts.set_disabled(principal, user_id, True), "User disabled")
 
-    @post("/users/{user_id:str}/enable", status_code=HTTP_200_OK)
+    @post("/users/{user_id:str}/enable", status_code=HTTP_200_OK, responses=errors(403, 404, 409, 422))
     async def enable(
         self, user_id: FromPath[TokenId], principal: NamedDependency[Principal], accounts: NamedDependency[Accounts]
     ) -> Success[User]:
         return ok(await accounts.set_disabled(principal, user_id, False), "User enabled")
 
-    @post("/keys/rotate", status_code=HTTP_200_OK)
+    @post("/keys/rotate", status_code=HTTP_200_OK, responses=errors(403))
     async def rotate_keys(self, accounts: NamedDependency[Accounts]) -> Success[RotatedKey]:
         """Start signing with a new key; tokens signed by the old one verify until they expire."""
         return ok(RotatedKey(kid=await accounts.keys.rotate()), "Signing key rotated")
 
 
-@get("/.well-known/jwks.json", opt=PUBLIC, tags=["auth"])
+@get(
+    "/.well-known/jwks.json", opt=PUBLIC, tags=["auth"], responses=errors(public=True), operation_class=PublicOperation
+)
 async def jwks(accounts: NamedDependency[Accounts]) -> dict[str, Any]:
     """Public keys for verifying access tokens (RFC 7517)."""
     return {"keys": await accounts.keys.public_jwks()}

@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 
 import msgspec
 
-Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+# PostgreSQL text cannot hold NUL: values stored or looked up refuse it (422), not fail in the driver (500).
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")]
 Password = Annotated[str, msgspec.Meta(max_length=1024)]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
 Scope = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9:._-]{0,63}$")]
 
 
@@ -20,7 +21,7 @@ class RegisterRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class LoginRequest(msgspec.Struct):
-    email: Annotated[str, msgspec.Meta(max_length=254)]
+    email: Annotated[str, msgspec.Meta(max_length=254, pattern=r"^[^\x00]*$")]
     password: Password
 
 

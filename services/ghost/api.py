@@ -19,6 +19,7 @@ from litestar.status_codes import HTTP_200_OK
 
 from libs.http import ApiError, Success, ok
 from libs.http.multipart import MalformedUpload, ReceivedFile, UploadTooLarge, receive_to_file
+from libs.http.openapi import documented, errors, multipart_body
 from libs.identity import Principal
 from libs.logging import get_logger
 from services.ghost.core import (
@@ -89,7 +90,13 @@ class GhostController(Controller):
     path = "/api/v1/trapdoor/ghost"
     tags = ["ghost"]
 
-    @post("/extract", status_code=HTTP_200_OK, request_max_body_size=None)
+    @post(
+        "/extract",
+        status_code=HTTP_200_OK,
+        request_max_body_size=None,
+        responses=errors(413, 415, 422),
+        operation_class=documented(body=multipart_body("The file to read, as the multipart field `file`")),
+    )
     async def extract(
         self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], ghost: NamedDependency[Ghost]
     ) -> Success[dict[str, Any]]:
@@ -107,7 +114,17 @@ class GhostController(Controller):
         log.info("metadata extracted", kind=metadata.get("file", {}).get("kind"), user_id=principal.user_id)
         return ok(metadata)
 
-    @post("/shred", status_code=HTTP_200_OK, request_max_body_size=None)
+    @post(
+        "/shred",
+        status_code=HTTP_200_OK,
+        request_max_body_size=None,
+        responses=errors(413, 415, 422),
+        operation_class=documented(
+            body=multipart_body("The file to clean, as the multipart field `file`"),
+            # The cleaned copy in its own type, or (`?report=true`) the JSON report.
+            files={200: (*sorted(set(MIME_BY_KIND.values())), "application/json")},
+        ),
+    )
     async def shred(
         self,
         request: Request[Any, Any, Any],

@@ -20,7 +20,7 @@ from libs.contracts import ghost as contract
 from libs.contracts.upload import FileStored
 from libs.events import Delivery, PoisonMessage, TransientError, enqueue_event, new_event
 from libs.logging import get_logger
-from libs.storage import ObjectNotFound, ObjectStore, open_object_store
+from libs.storage import InvalidObjectKey, ObjectNotFound, ObjectStore, open_object_store
 from libs.storage.files import download_file
 from services.ghost.core import CorruptFile, GhostError, InputTooLarge, UnsupportedFormat, extract_metadata
 from services.ghost.runtime import Ghost
@@ -66,6 +66,8 @@ class StoredFileExtractor:
         try:
             try:
                 await download_file(self._store(stored.bucket), stored.object_key, path)
+            except InvalidObjectKey as exc:  # no object can ever be read under it
+                raise PoisonMessage(f"the event names an invalid object key: {exc}") from exc
             except ObjectNotFound:
                 log.info("stored file already gone; nothing to extract", file_id=stored.file_id)
                 await self._record(stored, "failed", {}, "the object was deleted before it could be read")

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, Router, WebSocket, delete, get, post, websocket
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath, FromQuery, Parameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
@@ -17,6 +18,7 @@ from libs.events import Envelope
 from libs.http import ApiError, Success, ok
 from libs.http.job_events import stream_job_updates
 from libs.http.multipart import MalformedUpload, UploadTooLarge, receive_to_file
+from libs.http.openapi import documented, errors, multipart_body
 from libs.identity import Principal
 from libs.logging import get_logger
 from services.sonic.jobs import JobService, job_from_row
@@ -25,6 +27,7 @@ from services.sonic.schemas import DeletedJob, Job, JobList, QueuedJob
 
 log = get_logger(__name__)
 JobId = FromPath[Annotated[str, Parameter(max_length=64)]]
+MAX_SKIP = 2**63 - 1  # PostgreSQL's OFFSET is a bigint
 FINAL = frozenset({"completed", "failed", "cancelled"})
 _progress_decoder = msgspec.json.Decoder(Envelope[contract.JobProgress])
 _finished_decoder = msgspec.json.Decoder(Envelope[contract.JobFinished])
@@ -39,7 +42,23 @@ class SonicController(Controller):
     path = "/api/v1/trapdoor/sonic"
     tags = ["sonic"]
 
-    @post("/upload", status_code=HTTP_202_ACCEPTED, request_max_body_size=None)
+    @post(
+        "/upload",
+        status_code=HTTP_202_ACCEPTED,
+        request_max_body_size=None,
+        responses=errors(413, 415, 422),
+        operation_class=documented(
+            body=multipart_body(
+                "The audio or video file, as the multipart field `file`, and transcription options",
+                {
+                    "language": Schema(type=OpenAPIType.STRING, description="`en`, or empty to detect"),
+                    "model": Schema(type=OpenAPIType.STRING, description="the configured model only"),
+                    "word_timestamps": Schema(type=OpenAPIType.STRING, enum=["true", "false"]),
+                    "vad": Schema(type=OpenAPIType.STRING, enum=["true", "false"]),
+                },
+            )
+        ),
+    )
     async def upload(
         self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], jobs: NamedDependency[JobService]
     ) -> Success[QueuedJob]:
@@ -62,32 +81,36 @@ class SonicController(Controller):
             received.path.unlink(missing_ok=True)
         return ok(queued, "Transcription queued")
 
-    @get("/jobs")
+    @get("/jobs", responses=errors(422))
     async def list_jobs(
         self,
         principal: NamedDependency[Principal],
         jobs: NamedDependency[JobService],
         status: FromQuery[contract.JobStatus | None] = None,
-        skip: FromQuery[Annotated[int, Parameter(ge=0)]] = 0,
+        skip: FromQuery[Annotated[int, Parameter(ge=0, le=MAX_SKIP)]] = 0,
         limit: FromQuery[Annotated[int, Parameter(ge=1, le=100)]] = 20,
     ) -> Success[JobList]:
         """The caller's jobs, newest first, optionally filtered by status."""
         return ok(await jobs.list(principal, status=status, skip=skip, limit=limit))
 
-    @get("/jobs/{job_id:str}")
+    @get("/jobs/{job_id:str}", responses=errors(404, 422))
     async def get_job(
         self, job_id: JobId, principal: NamedDependency[Principal], jobs: NamedDependency[JobService]
     ) -> Success[Job]:
         return ok(job_from_row(await jobs.owned(principal, job_id)))
 
-    @delete("/jobs/{job_id:str}", status_code=HTTP_200_OK)
+    @delete("/jobs/{job_id:str}", status_code=HTTP_200_OK, responses=errors(404, 422))
     async def delete_job(
         self, job_id: JobId, principal: NamedDependency[Principal], jobs: NamedDependency[JobService]
     ) -> Success[DeletedJob]:
         """Cancel the job if it is queued or running, and remove its media and transcripts."""
         return ok(await jobs.delete(principal, job_id), "Job deleted")
 
-    @get("/jobs/{job_id:str}/download")
+    @get(
+        "/jobs/{job_id:str}/download",
+        responses=errors(404, 409, 422),
+        operation_class=documented(files={200: sorted({f.media_type for f in OutputFormat})}),
+    )
     async def download(
         self,
         job_id: JobId,
@@ -102,7 +125,8 @@ class SonicController(Controller):
         safe = "".join(ch if ch.isalnum() or ch in "._- " else "_" for ch in name)
         return Stream(
             body,
-            media_type=format.media_type,
+            # Litestar adds `; charset=utf-8` to text types itself (given it too, it sent it twice).
+            media_type=format.media_type.partition(";")[0],
             headers={"Content-Disposition": f'attachment; filename="{safe}"', "X-Job-ID": str(row["id"])},
         )
 

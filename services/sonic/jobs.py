@@ -97,7 +97,9 @@ class JobService:
         except InvalidMedia as exc:
             raise ApiError(415, f"Not a usable audio or video file: {exc}", error_code="SONIC_415") from exc
         job_id = uuid.uuid4()
-        name = PurePath((received.filename or "audio").replace("\\", "/")).name[:255] or "audio"
+        # Control characters go (PostgreSQL text cannot even hold NUL).
+        printable = "".join(ch for ch in received.filename or "" if ch >= " " and ch != "\x7f")
+        name = PurePath(printable.replace("\\", "/")).name[:255] or "audio"
         suffix = PurePath(name).suffix.lower()[:10]
         key = f"jobs/{job_id}/original{suffix if suffix[1:].isalnum() else ''}"
         await upload_file(self.objects, key, received.path)

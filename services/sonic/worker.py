@@ -24,7 +24,7 @@ import msgspec
 
 from libs.contracts import sonic as contract
 from libs.database import Database
-from libs.events import Consumer, Delivery, NatsConnection, enqueue_event, new_event
+from libs.events import Consumer, Delivery, NatsConnection, PoisonMessage, enqueue_event, new_event
 from libs.jobs import CancelFn, ProgressFn, ThreadedJob
 from libs.logging import get_logger
 from libs.storage import ObjectNotFound, ObjectStore
@@ -97,7 +97,10 @@ class TranscriptionWorker:
         await self._consumer.stop(grace=min(self._grace, self._settings.ack_wait_seconds / 2))
 
     async def handle(self, delivery: Delivery[contract.JobCreated]) -> None:
-        job_id = uuid.UUID(delivery.event.data.job_id)
+        try:
+            job_id = uuid.UUID(delivery.event.data.job_id)
+        except ValueError as exc:  # no retry can make it an id: dead-letter it now
+            raise PoisonMessage(f"job id {delivery.event.data.job_id!r} is not a UUID") from exc
         row = await self._store.start(job_id, self._name)
         if row is None:
             log.info("job already finished or removed; skipping", job_id=str(job_id))

@@ -8,12 +8,14 @@ from urllib.parse import quote
 
 from litestar import Controller, Request, Response, Router, delete, get, post
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, Parameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from libs.http import ApiError, Success, ok
 from libs.http.multipart import MalformedUpload, MultipartFileStream, UploadTooLarge, multipart_boundary
+from libs.http.openapi import PublicOperation, documented, errors, header, multipart_body
 from libs.identity import Principal, requires_admin
 from services.upload.filenames import ascii_fallback
 from services.upload.files import FileService
@@ -28,10 +30,14 @@ from services.upload.schemas import (
     UploadStats,
 )
 
-Skip = FromQuery[Annotated[int, Parameter(ge=0, description="files to skip")]]
+# PostgreSQL's OFFSET is a bigint: a larger skip would fail in the driver (a 500), so it is refused as invalid.
+MAX_SKIP = 2**63 - 1
+Skip = FromQuery[Annotated[int, Parameter(ge=0, le=MAX_SKIP, description="files to skip")]]
 Limit = FromQuery[Annotated[int, Parameter(ge=1, le=1000, description="files per page (max 1000)")]]
 FileId = FromPath[Annotated[str, Parameter(max_length=64)]]
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# What libmagic may have found in an accepted upload (`content_types.EXPECTED`): the download's type.
+DOWNLOAD_TYPES = ("text/*", "application/*", "image/*", "audio/*")
 
 
 def files_dependency(request: Request[Any, Any, Any]) -> FileService:
@@ -74,6 +80,8 @@ class UploadController(Controller):
         # The real limit is MAX_UPLOAD_SIZE, enforced while streaming; this caps the whole body.
         request_max_body_size=None,
         description="Upload one file as multipart/form-data field `file`. The body is streamed to storage.",
+        responses=errors(413),
+        operation_class=documented(body=multipart_body("The file, as the multipart field `file`")),
     )
     async def upload(
         self,
@@ -95,7 +103,7 @@ class UploadController(Controller):
             raise ApiError(400, str(exc), error_code="UPLOAD_001") from exc
         return ok(stored, "File uploaded successfully")
 
-    @get("/", description="The caller's files, newest first.")
+    @get("/", description="The caller's files, newest first.", responses=errors(422))
     async def list_files(
         self,
         principal: NamedDependency[Principal],
@@ -105,13 +113,28 @@ class UploadController(Controller):
     ) -> Success[FileList]:
         return ok(await files.list_own(principal, skip=skip, limit=limit))
 
-    @get("/{file_id:str}/info")
+    @get("/{file_id:str}/info", responses=errors(403, 404, 422))
     async def info(
         self, file_id: FileId, principal: NamedDependency[Principal], files: NamedDependency[FileService]
     ) -> Success[FileInfo]:
         return ok(await files.info(principal, file_id))
 
-    @get("/{file_id:str}/download", description="The file's bytes; supports `Range` for resuming.")
+    @get(
+        "/{file_id:str}/download",
+        description="The file's bytes; supports `Range` for resuming.",
+        responses={
+            **errors(403, 404, 416, 422),
+            304: ResponseSpec(data_container=None, description="Not modified (`If-None-Match` matched the ETag)"),
+        },
+        operation_class=documented(
+            files={200: DOWNLOAD_TYPES, 206: DOWNLOAD_TYPES},
+            headers=[
+                header("Range", "One `bytes=start-end` range (206); other forms get the whole file"),
+                header("If-None-Match", "The ETag of a copy the client has (304)"),
+                header("If-Range", "Apply `Range` only if the file still has this ETag"),
+            ],
+        ),
+    )
     async def download(
         self,
         request: Request[Any, Any, Any],
@@ -144,13 +167,13 @@ class UploadController(Controller):
         headers["Content-Length"] = str(end - start + 1)
         return Stream(body, media_type=row["content_type"], headers=headers, status_code=206)
 
-    @delete("/{file_id:str}", status_code=HTTP_200_OK)
+    @delete("/{file_id:str}", status_code=HTTP_200_OK, responses=errors(403, 404, 422))
     async def remove(
         self, file_id: FileId, principal: NamedDependency[Principal], files: NamedDependency[FileService]
     ) -> Success[DeletedFile]:
         return ok(await files.delete(principal, file_id), "File deleted successfully")
 
-    @get("/admin/files", guards=[requires_admin])
+    @get("/admin/files", guards=[requires_admin], responses=errors(403, 422))
     async def admin_files(
         self,
         principal: NamedDependency[Principal],
@@ -160,13 +183,18 @@ class UploadController(Controller):
     ) -> Success[AdminFileList]:
         return ok(await files.list_all(principal, skip=skip, limit=limit))
 
-    @get("/admin/stats", guards=[requires_admin])
+    @get("/admin/stats", guards=[requires_admin], responses=errors(403))
     async def admin_stats(
         self, principal: NamedDependency[Principal], files: NamedDependency[FileService]
     ) -> Success[UploadStats]:
         return ok(await files.stats(principal))
 
-    @get("/health", opt={"exclude_from_auth": True})
+    @get(
+        "/health",
+        opt={"exclude_from_auth": True},
+        responses={503: ResponseSpec(data_container=Success[Health], description="Storage or database unusable")},
+        operation_class=PublicOperation,
+    )
     async def health(self, files: NamedDependency[FileService]) -> Response[Success[Health]]:
         storage_ok = database_ok = writable = True
         try:

@@ -61,6 +61,18 @@ def content_matches(extension: str, mime: str) -> bool:
     return mime in expected
 
 
+# Signatures a genuine file starts with, that libmagic also finds further in (a PDF anywhere in its
+# first KiB): bytes before them are another document wrapped around this one (HTML with a script,
+# say), a polyglot that a browser sniffing content would not treat as a PDF.
+LEADING_SIGNATURES: dict[str, bytes] = {"application/pdf": b"%PDF-"}
+
+
+def has_prefix(head: bytes, mime: str) -> bool:
+    """True when `head` holds a `mime` file that does not start at byte 0."""
+    signature = LEADING_SIGNATURES.get(mime)
+    return signature is not None and not head.startswith(signature)
+
+
 def final_content_type(extension: str, mime: str) -> str:
     """The Content-Type to serve: the precise Office type when libmagic only saw a zip."""
     if mime == "application/zip" and extension in {"docx", "xlsx", "pptx"}:

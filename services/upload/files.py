@@ -17,7 +17,7 @@ from libs.http.multipart import MultipartFileStream
 from libs.identity import Principal
 from libs.logging import get_logger
 from libs.storage import ObjectNotFound, ObjectStore
-from services.upload.content_types import content_matches, detect_mime, final_content_type
+from services.upload.content_types import content_matches, detect_mime, final_content_type, has_prefix
 from services.upload.filenames import extension_of, sanitize_filename
 from services.upload.schemas import (
     AdminFileItem,
@@ -71,6 +71,8 @@ class FileService:
                 f"File content ({mime}) does not match its extension .{extension}",
                 error_code="UPLOAD_004",
             )
+        if has_prefix(incoming.head, mime):
+            raise ApiError(400, f"File content has data before its {mime} header (a polyglot)", error_code="UPLOAD_004")
         staging = f"incoming/{uuid.uuid4().hex}"
         await self.objects.put_stream(staging, incoming.chunks())
         try:
