@@ -5,6 +5,8 @@ set -euo pipefail
 declare -A probe=(
   [libmagic1]="/usr/lib/x86_64-linux-gnu/libmagic.so.1 /usr/lib/aarch64-linux-gnu/libmagic.so.1"
   [libimage-exiftool-perl]="/usr/bin/exiftool"
+  # ExifTool reads the compressed parts of Office files (DOCX, XLSX, PPTX) only with Archive::Zip.
+  [libarchive-zip-perl]="/usr/share/perl5/Archive/Zip.pm"
   [mat2]="/usr/bin/mat2"
   [espeak-ng]="/usr/bin/espeak-ng"
   [ffmpeg]="/usr/bin/ffmpeg"

@@ -5,7 +5,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+import asyncpg
 import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 
 @dataclass
@@ -41,3 +44,17 @@ async def register_and_login(client: httpx.AsyncClient, *, password: str = "corr
     r = await client.post("/api/v1/auth/register", json={"email": email, "password": password, "name": "Test User"})
     assert r.status_code == 201, r.text
     return await login(client, email, password)
+
+
+async def current_signing_key(database_url: str) -> tuple[str, PrivateKeyTypes]:
+    """Auth's current signing key (kid, private key), read from its schema: the only way to mint
+    tokens that are correctly signed yet expired, misdirected or of the wrong type."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT kid, private_pem FROM auth.signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1"
+        )
+    finally:
+        await conn.close()
+    assert row is not None
+    return row["kid"], serialization.load_pem_private_key(row["private_pem"].encode(), None)

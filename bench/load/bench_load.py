@@ -656,6 +656,43 @@ async def mixed_client(
                     counters["bad_bodies"] += 1
 
 
+@dataclass
+class Baseline:
+    """The platform's floor: the same clients on the cheapest authenticated route (`/api/v1/auth/me`:
+    token check, no database, no storage) — what the mix's req/s and latency are divided by."""
+
+    rps: float
+    p50: float
+    p99: float
+    errors: int
+
+
+async def baseline_phase(p: Platform, accounts: Sequence[Account], args: argparse.Namespace) -> Baseline:
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + args.baseline_seconds
+
+    async def one(index: int) -> None:
+        nonlocal errors
+        async with client_for(p.base_url, 1, accounts[index % len(accounts)].headers) as client:
+            while time.perf_counter() < deadline:
+                began = time.perf_counter()
+                try:
+                    r = await client.get("/api/v1/auth/me")
+                except httpx.HTTPError:
+                    errors += 1
+                    continue
+                if r.status_code == 200:
+                    latencies.append(time.perf_counter() - began)
+                else:
+                    errors += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(args.clients)))
+    elapsed = time.perf_counter() - started
+    return Baseline(len(latencies) / elapsed, percentile(latencies, 50), percentile(latencies, 99), errors)
+
+
 async def mixed_phase(p: Platform, accounts: Sequence[Account], corpus: Corpus, args: argparse.Namespace) -> MixResult:
     samples: list[Sample] = []
     uploaded: list[str] = []
@@ -814,6 +851,7 @@ async def bench(args: argparse.Namespace) -> int:
         accounts = await make_accounts(p.base_url, args.users)
         events = await events_phase(p, accounts, corpus, args)
         rss_after_events = rss_bytes(p.pid)
+        floor = await baseline_phase(p, accounts, args)
         mix = await mixed_phase(p, accounts, corpus, args)
         drain = await drain_phase(p, mix, args)
         rss_end = rss_bytes(p.pid)
@@ -827,6 +865,10 @@ async def bench(args: argparse.Namespace) -> int:
         f" {os.cpu_count()} CPUs shared with PostgreSQL, NATS, this client and whatever else runs."
     )
     print_events(events, args)
+    print(
+        f"\nbaseline: {args.clients} clients on GET /api/v1/auth/me for {args.baseline_seconds:.0f} s:"
+        f" {floor.rps:.0f} req/s, p50 {floor.p50 * 1000:.1f} ms, p99 {floor.p99 * 1000:.1f} ms, errors {floor.errors}"
+    )
     print_mix(mix, args)
     print_drain(drain, mix)
     print(
@@ -850,8 +892,22 @@ async def bench(args: argparse.Namespace) -> int:
     )
 
     shape = f"{args.clients} clients, {storage}"
-    record(BENCH, f"mixed: throughput ({shape})", round(rps, 1), unit="req/s")
-    record(BENCH, "mixed: p50 latency (all operations)", round(p50, 1), unit="ms")
+    record(
+        BENCH,
+        f"mixed: throughput ({shape}) vs GET /auth/me",
+        round(rps, 1),
+        unit="req/s",
+        baseline=round(floor.rps, 1),
+        ratio=round(rps / floor.rps, 3) if floor.rps else None,
+    )
+    record(
+        BENCH,
+        "mixed: p50 latency (all operations) vs GET /auth/me",
+        round(p50, 1),
+        unit="ms",
+        baseline=round(floor.p50 * 1000, 1),
+        ratio=round(p50 / (floor.p50 * 1000), 2) if floor.p50 else None,
+    )
     record(BENCH, "mixed: p99 latency (all operations)", round(p99, 1), unit="ms")
     for op in MIX:
         lat = [s.latency for s in mix.of(op) if s.ok]
@@ -903,6 +959,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burst-timeout", type=float, default=60.0, help="seconds for the burst to be processed")
     parser.add_argument("--poll-interval", type=float, default=0.025, help="seconds between polls of a pending file")
     parser.add_argument("--poll-concurrency", type=int, default=4, help="connections polling the oldest pending files")
+    parser.add_argument("--baseline-seconds", type=float, default=8.0, help="length of the GET /auth/me baseline")
     parser.add_argument("--drain-seconds", type=float, default=30.0, help="wait for the mix's event backlog")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=270.0, help="give up (and clean up) after this many seconds")

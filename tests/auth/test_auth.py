@@ -24,7 +24,7 @@ from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet
 
 from services.auth import api_tokens
-from tests.accounts import Account, login, register_and_login
+from tests.accounts import Account, current_signing_key, login, register_and_login
 from tests.conftest import ADMIN_EMAIL
 from tests.infra import TestInfra
 
@@ -155,19 +155,6 @@ def forge_token(claims: dict[str, object], *, kid: str) -> str:
     return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": kid})
 
 
-async def server_key(infra: TestInfra) -> tuple[str, object]:
-    """The service's current signing key, read from its database (to craft well-signed bad tokens)."""
-    conn = await asyncpg.connect(infra.database_url)
-    try:
-        row = await conn.fetchrow(
-            "SELECT kid, private_pem FROM auth.signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1"
-        )
-    finally:
-        await conn.close()
-    assert row is not None
-    return row["kid"], serialization.load_pem_private_key(row["private_pem"].encode(), None)
-
-
 async def test_forged_and_invalid_access_tokens_are_rejected(
     client: httpx.AsyncClient, user: Account, infra: TestInfra
 ) -> None:
@@ -188,7 +175,7 @@ async def test_forged_and_invalid_access_tokens_are_rejected(
         "tampered payload": f"{header}.{b64(body)}.{signature}",
         "garbage": "not.a.jwt",
     }
-    real_kid, key = await server_key(infra)
+    real_kid, key = await current_signing_key(infra.database_url)
     now = int(time.time())
 
     def sign(**changes: object) -> str:

@@ -26,7 +26,7 @@ RUNTIME_PACKAGES = {
     "sonic": set(),
     "audit": {"git", "libpango-1.0-0", "libpangoft2-1.0-0"},
 }
-TEST_ONLY_PACKAGES = {"libimage-exiftool-perl", "espeak-ng", "ffmpeg", "mat2", "wrk"}
+TEST_ONLY_PACKAGES = {"libimage-exiftool-perl", "libarchive-zip-perl", "espeak-ng", "ffmpeg", "mat2", "wrk"}
 
 
 @dataclass

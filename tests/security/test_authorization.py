@@ -26,7 +26,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
 import httpx
 import jwt
 import pytest
@@ -35,7 +34,7 @@ import websockets
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from tests.accounts import Account, login, register_and_login
+from tests.accounts import Account, current_signing_key, login, register_and_login
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.infra import TestInfra
 from tests.security.hostile import jpeg_bytes, marker, wav_bytes, zip_bytes
@@ -297,21 +296,12 @@ class Keys:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def signing_key(infra: TestInfra, world: World) -> Keys:
-    """Auth's current signing key, read from its schema in the test database: the only way to mint
-    tokens that are correctly signed yet expired, misdirected or of the wrong type."""
-    conn = await asyncpg.connect(infra.database_url)
-    try:
-        row = await conn.fetchrow(
-            "SELECT kid, private_pem FROM auth.signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1"
-        )
-    finally:
-        await conn.close()
-    assert row is not None
-    private = serialization.load_pem_private_key(row["private_pem"].encode(), None)
+    """Auth's current signing key, with its public half in PEM."""
+    kid, private = await current_signing_key(infra.database_url)
     public_pem = private.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    return Keys(kid=row["kid"], private=private, public_pem=public_pem)
+    return Keys(kid=kid, private=private, public_pem=public_pem)
 
 
 def claims(world: World, **changes: Any) -> dict[str, Any]:
