@@ -33,6 +33,7 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
+from bench.common import record
 from services.audit.scanner import run_audit
 from services.audit.scanner.licenses import has_copyright_marker, scancode_version, warm_up
 from services.audit.scanner.secrets import detect_secrets_version
@@ -258,6 +259,31 @@ def main(argv: list[str] | None = None) -> int:
         print(f"overhead ratio ours / bare (CPU):                 {ours_cpu / bare_cpu:.2f}")
         print(f"overhead ratio ours / bare (CPU, like-for-like):  {ours_cpu / like_for_like:.2f}")
         print(f"overhead ratio ours / bare (wall):                {ours_wall / bare['wall']:.2f}")
+        shape = f"{scanned} files"
+        record(
+            "audit",
+            f"files / wall second ({shape}) vs bare scanners",
+            round(scanned / ours_wall, 1),
+            unit="files/s",
+            baseline=round(bare["files"] / bare["wall"], 1),
+            ratio=round((scanned / ours_wall) / (bare["files"] / bare["wall"]), 3),
+        )
+        record(
+            "audit",
+            "whole audit CPU vs bare scanners",
+            round(ours_cpu, 1),
+            unit="s",
+            baseline=round(bare_cpu, 1),
+            ratio=round(ours_cpu / bare_cpu, 3),
+        )
+        record(
+            "audit",
+            "whole audit CPU vs bare (like-for-like)",
+            round(ours_cpu, 1),
+            unit="s",
+            baseline=round(like_for_like, 1),
+            ratio=round(ours_cpu / like_for_like, 3),
+        )
         print(
             f"findings: verdict {report.summary.verdict}, {report.summary.licenses} license expressions, "
             f"{report.summary.secrets} secrets, {report.summary.dependencies} dependencies"

@@ -19,6 +19,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bench.common import record
 from bench.ghost.corpus import SAMPLE_NAMES, build_sample
 from bench.ghost.exiftool_allowlist import residual_tags, run_exiftool
 from services.ghost.core import extract_metadata, shred_file
@@ -135,6 +136,41 @@ def print_table(rows: list[Row], copies: int) -> None:
     mat2_total = sum(row.mat2_shred_s or 0.0 for row in compared)
     read_ratio = sum(row.ghost_extract_s for row in rows) / sum(row.exiftool_extract_s for row in rows)
     print("-" * len(header))
+    record(
+        "ghost",
+        f"shred vs mat2 ({len(compared)} formats both clean)",
+        round(ghost_total * 1000, 1),
+        unit="ms",
+        baseline=round(mat2_total * 1000, 1),
+        ratio=round(ghost_total / mat2_total, 3),
+    )
+    exiftool_total = sum(row.exiftool_extract_s for row in rows)
+    record(
+        "ghost",
+        f"extract vs exiftool -j ({len(rows)} formats)",
+        round(sum(row.ghost_extract_s for row in rows) * 1000, 1),
+        unit="ms",
+        baseline=round(exiftool_total * 1000, 1),
+        ratio=round(read_ratio, 3),
+    )
+    for row in rows:
+        record(
+            "ghost",
+            f"  {row.kind}: extract vs exiftool",
+            round(row.ghost_extract_s * 1000, 1),
+            unit="ms",
+            baseline=round(row.exiftool_extract_s * 1000, 1),
+            ratio=round(row.extract_ratio, 3),
+        )
+    ghost_residue = sum(len(row.residual_ghost) for row in rows)
+    record(
+        "ghost",
+        "residual tags after shred: ghost (all formats)",
+        ghost_residue,
+        target="== 0",
+        passed=ghost_residue == 0,
+    )
+    record("ghost", "residual tags after shred: mat2", sum(len(row.residual_mat2 or []) for row in compared))
     print(f"shred time ghost/mat2, {len(compared)} formats both clean: {ghost_total / mat2_total:.3f}")
     print(f"extract time ghost/exiftool, all {len(rows)} formats: {read_ratio:.3f}")
     print(

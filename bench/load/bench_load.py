@@ -267,7 +267,7 @@ async def pipeline_stages(dsn: str, file_ids: Sequence[str]) -> dict[str, list[f
         await conn.close()
     stages: dict[str, list[float]] = {name: [] for name, _, _ in STAGES}
     for row in rows:
-        if any(row[column] is None for column in row):
+        if any(value is None for value in row.values()):
             continue
         for name, end, begin in STAGES:
             stages[name].append(float(row[end]) - float(row[begin]))

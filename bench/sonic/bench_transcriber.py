@@ -21,6 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from faster_whisper import WhisperModel
 
+from bench.common import record
 from bench.sonic.clips import make_speech_clip
 from bench.sonic.wer import word_error_rate
 from services.sonic.media import probe_media
@@ -116,6 +117,16 @@ def main() -> None:
         f"WER vs script: bare {word_error_rate(reference, bare_text):.1%}, "
         f"ours {word_error_rate(reference, ours_text):.1%}; same text: {bare_text == ours_text}"
     )
+    record(
+        "sonic",
+        f"Transcriber vs bare WhisperModel ({info.duration:.0f} s clip)",
+        round(ours_best, 3),
+        unit="s",
+        baseline=round(bare_best, 3),
+        ratio=round(ours_best / bare_best, 3),
+    )
+    record("sonic", "Transcriber real-time factor", round(ours_best / info.duration, 3), unit="x")
+    record("sonic", "WER vs script (ours)", round(word_error_rate(reference, ours_text) * 100, 1), unit="%")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,9 @@ async def build(ctx: ServiceContext) -> ServiceRuntime:
         handler=StoredFileExtractor(state, ctx.settings),
         max_deliver=5,
         ack_wait=120.0,
+        # Reading the object and writing the results overlap another file's extraction; the
+        # extractions themselves share `slots` with the HTTP routes.
+        concurrency=settings.concurrency,
     )
     return ServiceRuntime(state=state, components=[consumer])
 
