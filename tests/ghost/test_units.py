@@ -12,11 +12,14 @@ import pytest
 from PIL import Image
 
 from bench.ghost import corpus as planted
+from services.ghost.containers.ooxml import scrub_xml
 from services.ghost.core import FileKind, cleaned_filename, extension_matches, extract_metadata, shred_file
+from services.ghost.errors import CorruptFile
 from services.ghost.jsonsafe import MAX_ITEMS, MAX_STRING_CHARS, json_safe
 from services.ghost.payloads.exif import orientation_only_exif, parse_exif, read_orientation
 from services.ghost.payloads.iptc import parse_iim, parse_photoshop
 from services.ghost.payloads.xmp import parse_xmp
+from services.ghost.shred.office import make_rules
 from tests.ghost.conftest import Corpus
 
 
@@ -65,6 +68,37 @@ def test_xmp_refuses_entity_expansion() -> None:
     )
     with pytest.raises(ValueError, match="malformed"):
         parse_xmp(bomb)
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        b'<?xml version="1.0"?><!DOCTYPE w [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]><w:document>&b;</w:document>',
+        b'<?xml version="1.0"?><!DOCTYPE w [<!ENTITY x SYSTEM "file:///etc/passwd">]><w:document>&x;</w:document>',
+        b'<?xml version="1.0"?><!DOCTYPE w SYSTEM "http://127.0.0.1/evil.dtd"><w:document/>',
+        b"<w:document><w:p>",
+    ],
+    ids=["entity expansion", "external entity", "external DTD", "truncated"],
+)
+@pytest.mark.parametrize("write", [True, False], ids=["shred", "extract"])
+def test_office_xml_parts_refuse_dtds_and_entities(part: bytes, write: bool) -> None:
+    with pytest.raises(CorruptFile, match="malformed XML part"):
+        scrub_xml(part, make_rules(frozenset()), write=write)
+
+
+def test_office_xml_scrub_keeps_prefixes_and_drops_rsids() -> None:
+    part = (
+        b'<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/'
+        b'wordprocessingml/2006/main"><w:p w:rsidR="00AB12CD"><w:r><w:t>caf\xc3\xa9 &amp; co</w:t></w:r></w:p></w:document>'
+    )
+    scrubbed = scrub_xml(part, make_rules(frozenset()))
+    out = scrubbed.output()
+    assert b"rsid" not in out
+    assert b"00AB12CD" not in out
+    assert b"<w:t>caf\xc3\xa9 &amp; co</w:t>" in out
+    assert scrubbed.findings["Word revision session IDs (rsid)"] == 1
+    found = scrub_xml(part, make_rules(frozenset()), write=False)
+    assert dict(found.findings) == dict(scrubbed.findings)
 
 
 def test_iptc_from_photoshop_resources() -> None:

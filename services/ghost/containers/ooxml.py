@@ -1,9 +1,10 @@
 """Office Open XML packages: zip bomb checks, and a streaming XML scrubber that keeps prefixes.
 
 OOXML parts must keep their exact namespace prefixes (``mc:Ignorable`` names prefixes by string),
-which an ElementTree round trip would renumber. Parts are therefore streamed through a
-non-namespace-aware SAX parser from defusedxml (no DTDs, no entity expansion) and written back
-with the original qualified names; namespaces are tracked alongside only to decide what to drop.
+which an ElementTree round trip would renumber. Parts are therefore streamed through expat
+without namespace processing (DTDs and entity declarations refused, as defusedxml does) and
+written back with the original qualified names; namespaces are tracked alongside only to decide
+what to drop. Expat's callbacks are used directly: the SAX layer on top cost a third of the time.
 """
 
 from __future__ import annotations
@@ -11,15 +12,12 @@ from __future__ import annotations
 import io
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
-from xml.sax import handler as sax_handler
-from xml.sax.xmlreader import AttributesImpl
-
-from defusedxml import sax as defused_sax
+from typing import Literal, NoReturn
+from xml.parsers import expat
 
 from services.ghost.errors import CorruptFile, InputTooLarge, UnsupportedFormat
 from services.ghost.formats import SUPPORTED_FORMATS
@@ -100,15 +98,14 @@ _TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#
 _XML_NAMESPACE = "http://www.w3.org/XML/1998/namespace"
 
 
-class Scrubber(sax_handler.ContentHandler):
-    """SAX handler that copies a part minus what ``rules`` say to remove.
+class Scrubber:
+    """Expat handler that copies a part minus what ``rules`` say to remove.
 
     Output is written with the original qualified names; an element with no content is written as
     ``<a/>``. Comments and the DTD-free prolog are not reproduced; a fixed UTF-8 declaration is.
     """
 
     def __init__(self, rules: ScrubRules, *, write: bool = True) -> None:
-        super().__init__()
         self.rules = rules
         self.write = write
         self.findings: Counter[str] = Counter()
@@ -132,7 +129,7 @@ class Scrubber(sax_handler.ContentHandler):
             self._parts.append(">")
             self._open_tag = False
 
-    def startElement(self, name: str, attrs: AttributesImpl) -> None:
+    def startElement(self, name: str, attrs: Mapping[str, str]) -> None:
         prefixes, dropping, blanking = self._stack[-1]
         if dropping:
             self._stack.append((prefixes, True, blanking))
@@ -200,9 +197,6 @@ class Scrubber(sax_handler.ContentHandler):
         self._close_open_tag()
         self._parts.append(content.translate(_TEXT_ESCAPES))
 
-    def ignorableWhitespace(self, whitespace: str) -> None:
-        self.characters(whitespace)
-
     def processingInstruction(self, target: str, data: str) -> None:
         if self.write and not self._stack[-1][1]:
             self._close_open_tag()
@@ -215,16 +209,29 @@ def scrub_xml(data: bytes, rules: ScrubRules, *, write: bool = True) -> Scrubber
     With ``write=False`` only the findings are collected, which is what extraction needs.
     """
     scrubber = Scrubber(rules, write=write)
-    parser = defused_sax.make_parser()
-    parser.forbid_dtd = True
-    parser.setFeature(sax_handler.feature_namespaces, False)
-    parser.setFeature(sax_handler.feature_external_ges, False)
-    parser.setContentHandler(scrubber)
+    parser = expat.ParserCreate()
+    parser.buffer_text = True  # one callback per run of text, not one per line or entity
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = _refuse_dtd
+    parser.EntityDeclHandler = _refuse_dtd
+    parser.UnparsedEntityDeclHandler = _refuse_dtd
+    parser.ExternalEntityRefHandler = _refuse_dtd
+    parser.StartElementHandler = scrubber.startElement
+    parser.EndElementHandler = scrubber.endElement
+    parser.CharacterDataHandler = scrubber.characters
+    parser.ProcessingInstructionHandler = scrubber.processingInstruction
     try:
-        parser.parse(io.BytesIO(data))
+        parser.Parse(data, True)
+    except CorruptFile:
+        raise
     except Exception as exc:
         raise CorruptFile(f"malformed XML part: {exc}") from exc
     return scrubber
+
+
+def _refuse_dtd(*_args: object) -> NoReturn:
+    """DTDs, and the entity declarations behind billion-laughs and XXE, have no place in OOXML."""
+    raise CorruptFile("malformed XML part: DTDs and entity declarations are not allowed")
 
 
 def fixed_time_info(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
