@@ -26,6 +26,7 @@ from libs.events import (
     new_event,
     request,
 )
+from libs.logging import bound_request_id, current_request_id
 
 
 class Item(msgspec.Struct, frozen=True):
@@ -94,6 +95,38 @@ async def test_outbox_survives_crash_between_commit_and_publish(db: Database, na
         await consumer.stop()
     assert seen == Counter(range(50))
     assert await db.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0
+
+
+async def test_request_id_follows_the_event_into_the_consumer(db: Database, nats: NatsConnection) -> None:
+    """The id bound while a request enqueues an event is bound again while a consumer handles it
+    (outbox row -> `X-Request-ID` NATS header -> consumer's log context), so one id follows the work."""
+    stream = unique_stream()
+    await ensure_stream(nats.js, stream)
+    subject = stream.subjects[0].replace(">", "traced")
+    with bound_request_id("trace-7f3a"):
+        async with db.transaction() as conn:
+            await enqueue_event(conn, subject, new_event("item", Item(1)))
+    async with db.transaction() as conn:  # enqueued outside any request: a fresh id, not the last one
+        await enqueue_event(conn, subject, new_event("item", Item(2)))
+    seen: dict[int, tuple[str | None, str | None]] = {}
+
+    async def handler(delivery: Delivery[Item]) -> None:
+        seen[delivery.event.data.n] = (current_request_id(), delivery.event.correlation_id)
+
+    consumer = make_consumer(db, nats, stream, handler)
+    await consumer.start()
+    relay = OutboxRelay(db, nats, poll_interval=0.2)
+    relay.start()
+    try:
+        await wait_until(lambda: len(seen) == 2)
+    finally:
+        await relay.stop()
+        await consumer.stop()
+    assert seen[1] == ("trace-7f3a", "trace-7f3a")
+    bound, carried = seen[2]
+    assert carried is None
+    assert bound
+    assert bound != "trace-7f3a"
 
 
 async def test_crash_after_publish_before_mark_is_not_duplicated(db: Database, nats: NatsConnection) -> None:
