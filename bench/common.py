@@ -105,6 +105,7 @@ def run(main: Callable[[], Awaitable[int]]) -> int:
         task = asyncio.current_task()
         assert task is not None
         loop = asyncio.get_running_loop()
+        # Not available on Windows nor off the main thread: there, SIGTERM just ends the process.
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGTERM, task.cancel)
         try:

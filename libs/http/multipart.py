@@ -15,6 +15,8 @@ from typing import IO
 
 from multipart import MultipartError, MultipartSegment, ParserLimitReached, PushMultipartParser, parse_options_header
 
+from libs.storage.files import write_chunks
+
 HEAD_BYTES = 8192
 _MAX_OTHER_FIELD = 64 * 1024
 
@@ -157,18 +159,11 @@ async def receive_to_file(
     """Stream the `file` part of a multipart body into a temporary file (removed on any error)."""
     incoming = MultipartFileStream(body, multipart_boundary(content_type), max_bytes=max_bytes)
     await incoming.open()
-    fd, name = tempfile.mkstemp(prefix="forge-upload-", dir=directory)
+    fd, name = await asyncio.to_thread(tempfile.mkstemp, prefix="forge-upload-", dir=directory)
     path = Path(name)
     handle: IO[bytes] = os.fdopen(fd, "wb")
     try:
-        buffer = bytearray()
-        async for chunk in incoming.chunks():
-            buffer += chunk
-            if len(buffer) >= 1 << 20:
-                await asyncio.to_thread(handle.write, bytes(buffer))
-                buffer.clear()
-        if buffer:
-            await asyncio.to_thread(handle.write, bytes(buffer))
+        await write_chunks(handle, incoming.chunks())
         handle.close()
         await incoming.finish()
     except BaseException:

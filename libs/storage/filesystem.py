@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from libs.storage.base import DEFAULT_CHUNK, ObjectInfo, ObjectNotFound, StorageUnavailable, validate_key
+from libs.storage.files import write_chunks
 
 
 class FilesystemObjectStore:
@@ -59,15 +60,7 @@ class FilesystemObjectStore:
         tmp = self._tmp / uuid.uuid4().hex
         handle: IO[bytes] = await asyncio.to_thread(open, tmp, "wb")
         try:
-            buffer = bytearray()
-            async for chunk in chunks:
-                buffer += chunk
-                # Batch small chunks so the thread hop is paid per ~1 MiB, not per network read.
-                if len(buffer) >= 1 << 20:
-                    await asyncio.to_thread(handle.write, bytes(buffer))
-                    buffer.clear()
-            if buffer:
-                await asyncio.to_thread(handle.write, bytes(buffer))
+            await write_chunks(handle, chunks)
 
             def commit() -> ObjectInfo:
                 handle.flush()

@@ -19,6 +19,7 @@ from libs.http import ApiError, Success, ok
 from libs.http.job_events import stream_job_updates
 from libs.http.multipart import MalformedUpload, UploadTooLarge, receive_to_file
 from libs.http.openapi import documented, errors, multipart_body
+from libs.http.params import NO_NUL, Skip
 from libs.identity import Principal, requires_admin
 from services.audit.audits import REPORT_FORMATS, AuditService, audit_from_row
 from services.audit.schemas import (
@@ -32,8 +33,6 @@ from services.audit.schemas import (
 )
 
 AuditId = FromPath[Annotated[str, Parameter(max_length=64)]]
-MAX_SKIP = 2**63 - 1  # PostgreSQL's OFFSET is a bigint
-NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refused as invalid rather than failing in the driver
 UserId = FromPath[Annotated[str, Parameter(max_length=64, pattern=NO_NUL)]]
 FINAL = frozenset({"completed", "failed", "cancelled"})
 MAX_JSON_BODY = 64 * 1024
@@ -118,7 +117,7 @@ class AuditController(Controller):
         audits: NamedDependency[AuditService],
         status: FromQuery[contract.AuditStatus | None] = None,
         repository: FromQuery[Annotated[str | None, Parameter(max_length=200, pattern=NO_NUL)]] = None,
-        skip: FromQuery[Annotated[int, Parameter(ge=0, le=MAX_SKIP)]] = 0,
+        skip: FromQuery[Skip] = 0,
         limit: FromQuery[Annotated[int, Parameter(ge=1, le=100)]] = 20,
     ) -> Success[AuditList]:
         """The caller's audits, newest first; filter by status and by repository (substring)."""

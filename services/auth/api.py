@@ -13,6 +13,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from libs.http import Page, Success, ok
 from libs.http.openapi import PublicOperation, documented, errors
+from libs.http.params import Skip
 from libs.identity import Principal, requires_admin
 from services.auth.accounts import Accounts, AuthError
 from services.auth.schemas import (
@@ -32,7 +33,6 @@ from services.auth.schemas import (
 from services.auth.store import user_from_row
 
 PUBLIC = {"exclude_from_auth": True}
-MAX_SKIP = 2**63 - 1  # PostgreSQL's OFFSET is a bigint
 
 
 def accounts_dependency(request: Request[Any, Any, Any]) -> Accounts:
@@ -173,7 +173,7 @@ class AdminController(Controller):
     async def list_users(
         self,
         accounts: NamedDependency[Accounts],
-        skip: FromQuery[Annotated[int, Parameter(ge=0, le=MAX_SKIP)]] = 0,
+        skip: FromQuery[Skip] = 0,
         limit: FromQuery[Annotated[int, Parameter(ge=1, le=1000)]] = 100,
     ) -> Success[UserList]:
         rows, total = await accounts.store.list_users(skip=skip, limit=limit)

@@ -19,6 +19,7 @@ from libs.http import ApiError, Success, ok
 from libs.http.job_events import stream_job_updates
 from libs.http.multipart import MalformedUpload, UploadTooLarge, receive_to_file
 from libs.http.openapi import documented, errors, multipart_body
+from libs.http.params import Skip
 from libs.identity import Principal
 from libs.logging import get_logger
 from services.sonic.jobs import JobService, job_from_row
@@ -27,7 +28,6 @@ from services.sonic.schemas import DeletedJob, Job, JobList, QueuedJob
 
 log = get_logger(__name__)
 JobId = FromPath[Annotated[str, Parameter(max_length=64)]]
-MAX_SKIP = 2**63 - 1  # PostgreSQL's OFFSET is a bigint
 FINAL = frozenset({"completed", "failed", "cancelled"})
 _progress_decoder = msgspec.json.Decoder(Envelope[contract.JobProgress])
 _finished_decoder = msgspec.json.Decoder(Envelope[contract.JobFinished])
@@ -87,7 +87,7 @@ class SonicController(Controller):
         principal: NamedDependency[Principal],
         jobs: NamedDependency[JobService],
         status: FromQuery[contract.JobStatus | None] = None,
-        skip: FromQuery[Annotated[int, Parameter(ge=0, le=MAX_SKIP)]] = 0,
+        skip: FromQuery[Skip] = 0,
         limit: FromQuery[Annotated[int, Parameter(ge=1, le=100)]] = 20,
     ) -> Success[JobList]:
         """The caller's jobs, newest first, optionally filtered by status."""

@@ -16,6 +16,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from libs.http import ApiError, Success, ok
 from libs.http.multipart import MalformedUpload, MultipartFileStream, UploadTooLarge, multipart_boundary
 from libs.http.openapi import PublicOperation, documented, errors, header, multipart_body
+from libs.http.params import Skip
 from libs.identity import Principal, requires_admin
 from services.upload.filenames import ascii_fallback
 from services.upload.files import FileService
@@ -30,9 +31,6 @@ from services.upload.schemas import (
     UploadStats,
 )
 
-# PostgreSQL's OFFSET is a bigint: a larger skip would fail in the driver (a 500), so it is refused as invalid.
-MAX_SKIP = 2**63 - 1
-Skip = FromQuery[Annotated[int, Parameter(ge=0, le=MAX_SKIP, description="files to skip")]]
 Limit = FromQuery[Annotated[int, Parameter(ge=1, le=1000, description="files per page (max 1000)")]]
 FileId = FromPath[Annotated[str, Parameter(max_length=64)]]
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -108,7 +106,7 @@ class UploadController(Controller):
         self,
         principal: NamedDependency[Principal],
         files: NamedDependency[FileService],
-        skip: Skip = 0,
+        skip: FromQuery[Skip] = 0,
         limit: Limit = 100,
     ) -> Success[FileList]:
         return ok(await files.list_own(principal, skip=skip, limit=limit))
@@ -178,7 +176,7 @@ class UploadController(Controller):
         self,
         principal: NamedDependency[Principal],
         files: NamedDependency[FileService],
-        skip: Skip = 0,
+        skip: FromQuery[Skip] = 0,
         limit: Limit = 100,
     ) -> Success[AdminFileList]:
         return ok(await files.list_all(principal, skip=skip, limit=limit))
